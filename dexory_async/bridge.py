@@ -1,0 +1,120 @@
+"""The thread boundary: the asyncio extractor runs on its own loop in a background thread, and the calling thread
+iterates the flattened pages through a bounded queue.
+
+The calling thread is where the Fivetran SDK's blocking operations (upsert, checkpoint) run, so the event loop keeps
+fetching while the warehouse writes. Either side failing ends both promptly: an extractor error is re-raised in the
+calling thread, and leaving the iteration early cancels the extractor and joins its thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import TracebackType
+
+from yarl import URL
+
+from .config import Settings
+from .extractor import ExtractSummary, FlatPage, extract
+
+logger = logging.getLogger(__name__)
+
+QUEUE_PAGES = 2
+JOIN_TIMEOUT_SECONDS = 30.0
+_POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class _Finished:
+    error: BaseException | None = None
+
+
+class ExtractorThread:
+    """Context manager and iterator of FlatPage, in page order."""
+
+    def __init__(self, settings: Settings, start_url: URL, queue_pages: int = QUEUE_PAGES) -> None:
+        self._settings = settings
+        self._start_url = start_url
+        self._loop = asyncio.new_event_loop()
+        # Thread-safe and unbounded itself; the credits bound it: the extractor takes one per page it hands over,
+        # and the calling thread gives one back per page it takes, so at most `queue_pages` pages wait here.
+        self._pages: queue.Queue[FlatPage | _Finished] = queue.Queue()
+        self._credits = asyncio.Semaphore(queue_pages)
+        self._task: asyncio.Task[None] | None = None
+        self._task_ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dexory-extractor", daemon=True)
+        self.summary: ExtractSummary | None = None
+
+    def __enter__(self) -> ExtractorThread:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[FlatPage]:
+        while True:
+            item = self._next()
+            if isinstance(item, _Finished):
+                if item.error is not None:
+                    raise item.error
+                return
+            yield item
+
+    def close(self) -> None:
+        """Cancel the extractor if it is still running and wait for its thread to end."""
+        if not self._thread.is_alive():
+            return
+        self._task_ready.wait()
+        self._loop.call_soon_threadsafe(self._task.cancel)  # type: ignore[union-attr]
+        self._thread.join(JOIN_TIMEOUT_SECONDS)
+        if self._thread.is_alive():
+            logger.error("the extractor thread did not stop within %.0fs", JOIN_TIMEOUT_SECONDS)
+
+    def _next(self) -> FlatPage | _Finished:
+        while True:
+            try:
+                item = self._pages.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                if not self._thread.is_alive() and self._pages.empty():
+                    return _Finished(RuntimeError("the extractor thread ended without reporting a result"))
+                continue
+            if not isinstance(item, _Finished):
+                self._give_credit()
+            return item
+
+    def _give_credit(self) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._credits.release)
+        except RuntimeError:  # the loop has closed: the extractor is done and needs no more credits
+            pass
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._task = self._loop.create_task(self._produce())
+            self._task_ready.set()
+            self._loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._task_ready.set()
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    async def _produce(self) -> None:
+        try:
+            self.summary = await extract(self._settings, self._start_url, self._hand_over)
+            self._pages.put(_Finished())
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self._pages.put(_Finished(error))
+
+    async def _hand_over(self, page: FlatPage) -> None:
+        await self._credits.acquire()
+        self._pages.put(page)

@@ -1,0 +1,115 @@
+"""Turning one page of locations into `locations` rows and `expected_inventory_objects` rows.
+
+Malformed input never stops a sync: the offending location or object is skipped and reported as a `Skip`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+OBJECTS_FIELD = "expected_inventory_objects"
+KEY_FIELDS = ("name", "location_type", "aisle", "scan_date")
+OBJECT_INDEX = "object_index"
+_RESERVED_OBJECT_COLUMNS = frozenset((*KEY_FIELDS, OBJECT_INDEX))
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Skip:
+    kind: str  # one of the SKIP_* names below
+    detail: str
+
+
+SKIP_LOCATION_NOT_OBJECT = "location_not_an_object"
+SKIP_LOCATION_MISSING_KEY = "location_missing_key_field"
+SKIP_LOCATION_BAD_SCAN_DATE = "location_bad_scan_date"
+SKIP_OBJECTS_NOT_LIST = "objects_not_a_list"
+SKIP_OBJECT_NOT_OBJECT = "object_not_an_object"
+
+
+@dataclass
+class FlatRows:
+    locations: list[Row] = field(default_factory=list)
+    objects: list[Row] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+
+
+def flatten_locations(locations: list[Any]) -> FlatRows:
+    rows = FlatRows()
+    for position, location in enumerate(locations):
+        _flatten_location(position, location, rows)
+    return rows
+
+
+def _flatten_location(position: int, location: Any, rows: FlatRows) -> None:
+    if not isinstance(location, dict):
+        rows.skipped.append(Skip(SKIP_LOCATION_NOT_OBJECT, f"item {position} is {type(location).__name__}"))
+        return
+    missing = [key for key in KEY_FIELDS if location.get(key) is None]
+    if missing:
+        rows.skipped.append(Skip(SKIP_LOCATION_MISSING_KEY, f"item {position} lacks {', '.join(missing)}"))
+        return
+    scan_date = normalise_timestamp(location["scan_date"])
+    if scan_date is None:
+        detail = f"item {position} ({location['name']!r}) has scan_date {location['scan_date']!r}"
+        rows.skipped.append(Skip(SKIP_LOCATION_BAD_SCAN_DATE, detail))
+        return
+
+    row = {key: _cell(value) for key, value in location.items() if key != OBJECTS_FIELD}
+    for key in KEY_FIELDS[:-1]:  # key columns are strings, whatever JSON type the API used
+        if not isinstance(row[key], str):
+            row[key] = orjson.dumps(row[key]).decode()
+    row["scan_date"] = scan_date
+    rows.locations.append(row)
+
+    objects = location.get(OBJECTS_FIELD)
+    if objects is None:
+        return
+    if not isinstance(objects, list):
+        detail = f"location {location['name']!r} has {OBJECTS_FIELD} of type {type(objects).__name__}"
+        rows.skipped.append(Skip(SKIP_OBJECTS_NOT_LIST, detail))
+        return
+    parent = {key: row[key] for key in KEY_FIELDS}
+    for index, item in enumerate(objects):
+        if not isinstance(item, dict):
+            detail = f"location {location['name']!r} object {index} is {type(item).__name__}"
+            rows.skipped.append(Skip(SKIP_OBJECT_NOT_OBJECT, detail))
+            continue
+        rows.objects.append(_object_row(parent, index, item))
+
+
+def _object_row(parent: Row, index: int, item: dict[str, Any]) -> Row:
+    """The object's own fields plus its parent's key and position; a field named like a parent column is prefixed."""
+    row = dict(parent)
+    row[OBJECT_INDEX] = index
+    for key, value in item.items():
+        column = key
+        while column in _RESERVED_OBJECT_COLUMNS or (column != key and column in item):
+            column = "object_" + column
+        row[column] = _cell(value)
+    return row
+
+
+def _cell(value: Any) -> Any:
+    """Nested values become compact JSON with sorted keys, so equal values always give equal strings."""
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return value
+
+
+def normalise_timestamp(value: Any) -> str | None:
+    """An ISO-8601 timestamp as UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ` (naive means UTC), or None if unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,69 @@
+"""Politeness shared by every request of a sync: an adaptive cap on requests in flight, and a pause after a 429.
+
+The cap follows AIMD, like TCP: a 429 halves it (at most once per pause) and pauses every worker, not just the one
+that was told to wait; a run of successes raises it by one, up to the configured concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+logger = logging.getLogger(__name__)
+
+SUCCESSES_PER_STEP_UP = 8
+
+
+class Throttle:
+    def __init__(self, concurrency: int) -> None:
+        self.ceiling = concurrency
+        self.limit = concurrency
+        self.lowest_limit = concurrency
+        self._in_flight = 0
+        self._paused_until = 0.0
+        self._successes = 0
+        self._changed = asyncio.Condition()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the `limit` request slots, waiting out any pause first."""
+        loop = asyncio.get_running_loop()
+        async with self._changed:
+            while True:
+                pause = self._paused_until - loop.time()
+                if pause > 0:
+                    try:
+                        await asyncio.wait_for(self._changed.wait(), timeout=pause)
+                    except asyncio.TimeoutError:
+                        pass
+                elif self._in_flight < self.limit:
+                    break
+                else:
+                    await self._changed.wait()
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._in_flight -= 1
+                self._changed.notify_all()
+
+    def succeeded(self) -> None:
+        """Count a success; enough of them in a row raise the cap by one."""
+        self._successes += 1
+        if self.limit < self.ceiling and self._successes >= SUCCESSES_PER_STEP_UP:
+            self.limit += 1
+            self._successes = 0
+            logger.info("no rate limiting lately: raising concurrency to %d", self.limit)
+
+    def rate_limited(self, wait: float) -> None:
+        """Pause every worker for `wait` seconds and halve the cap (once per pause)."""
+        now = asyncio.get_running_loop().time()
+        self._successes = 0
+        if now >= self._paused_until and self.limit > 1:
+            self.limit = max(1, self.limit // 2)
+            self.lowest_limit = min(self.lowest_limit, self.limit)
+            logger.warning("rate limited by the API: lowering concurrency to %d", self.limit)
+        self._paused_until = max(self._paused_until, now + wait)

@@ -1,0 +1,83 @@
+"""Running the real `fivetran` CLI the same way everywhere (demo, tests, benchmark, packaging).
+
+The CLI scans the project it is given (pipreqs for dependencies, the packager for files), so it gets a staged copy
+holding only what Fivetran runs: `connector.py`, the `dexory_async` package without its simulator, and a minimal
+`pyproject.toml`. It runs offline: telemetry off, and a private HOME whose version-check timestamps are in the far
+future, so no run waits on PyPI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+NEVER = 9_999_999_999  # a version-check timestamp far in the future: never check
+RUNTIME_EXCLUDES = shutil.ignore_patterns("__pycache__", "*.pyc", "simulator")
+
+
+def stage_project(dest: Path) -> Path:
+    """Copy what Fivetran deploys into `dest` (replacing it) and return it."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    shutil.copy2(ROOT / "connector.py", dest / "connector.py")
+    shutil.copytree(ROOT / "dexory_async", dest / "dexory_async", ignore=RUNTIME_EXCLUDES)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    dependencies = "".join(f'    "{requirement}",\n' for requirement in project["dependencies"])
+    (dest / "pyproject.toml").write_text(
+        f'[project]\nname = "{project["name"]}"\nversion = "{project["version"]}"\n'
+        f'requires-python = "{project["requires-python"]}"\ndependencies = [\n{dependencies}]\n')
+    (dest / ".gitignore").write_text("configuration.json\nstate.json\nfiles/\n__pycache__/\n")
+    return dest
+
+
+def seed_home(home: Path) -> Path:
+    """A HOME for the CLI where the SDK's and core's PyPI version checks count as just done."""
+    sdk = home / ".fivetran" / "connector_sdk"
+    core = home / ".fivetran" / "connector_sdk_core"
+    sdk.mkdir(parents=True, exist_ok=True)
+    core.mkdir(parents=True, exist_ok=True)
+    (sdk / "_last_version_check").write_text(str(NEVER))
+    (core / "_config.json").write_text(json.dumps({"lastVersionCheck": NEVER, "licenseNoticeShown": True}))
+    return home
+
+
+def cli_env(home: Path | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["DO_NOT_TRACK"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    if home is not None:
+        env["HOME"] = str(seed_home(home))
+    return env
+
+
+def write_configuration(project: Path, configuration: dict[str, str]) -> Path:
+    path = project / "configuration.json"
+    path.write_text(json.dumps(configuration, indent=2))
+    path.chmod(0o600)
+    return path
+
+
+def debug_command(project: Path, state: Path | None = None) -> list[str]:
+    command = [str(VENV_BIN / "fivetran"), "debug", str(project), "--configuration", "configuration.json"]
+    if state is not None:
+        command += ["--state", str(state)]
+    return command
+
+
+def run_debug(project: Path, home: Path, state: Path | None = None, timeout: float = 600,
+              log_path: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`fivetran debug` on a staged project whose configuration.json is written; output captured (and saved)."""
+    result = subprocess.run(debug_command(project, state), cwd=project, env=cli_env(home), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, check=False)
+    if log_path is not None:
+        log_path.write_text(result.stdout)
+    return result
