@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
+from .tables import KEY_FIELDS, LOCATION_NUMBERS, OBJECT_INDEX, OBJECT_NUMBERS
+
 OBJECTS_FIELD = "expected_inventory_objects"
-KEY_FIELDS = ("name", "location_type", "aisle", "scan_date")
-OBJECT_INDEX = "object_index"
 _RESERVED_OBJECT_COLUMNS = frozenset((*KEY_FIELDS, OBJECT_INDEX))
 
 Row = dict[str, Any]
@@ -30,6 +30,7 @@ SKIP_LOCATION_MISSING_KEY = "location_missing_key_field"
 SKIP_LOCATION_BAD_SCAN_DATE = "location_bad_scan_date"
 SKIP_OBJECTS_NOT_LIST = "objects_not_a_list"
 SKIP_OBJECT_NOT_OBJECT = "object_not_an_object"
+NULLED_NOT_A_NUMBER = "value_not_a_number"  # the row lands; only the value of a numeric column is left out
 
 
 @dataclass
@@ -61,6 +62,7 @@ def _flatten_location(position: int, location: Any, rows: FlatRows) -> None:
         return
 
     row = {key: _cell(value) for key, value in location.items() if key != OBJECTS_FIELD}
+    _check_numbers(row, LOCATION_NUMBERS, f"location {location['name']!r}", rows.skipped)
     for key in KEY_FIELDS[:-1]:  # key columns are strings, whatever JSON type the API used
         if not isinstance(row[key], str):
             row[key] = orjson.dumps(row[key]).decode()
@@ -80,7 +82,9 @@ def _flatten_location(position: int, location: Any, rows: FlatRows) -> None:
             detail = f"location {location['name']!r} object {index} is {type(item).__name__}"
             rows.skipped.append(Skip(SKIP_OBJECT_NOT_OBJECT, detail))
             continue
-        rows.objects.append(_object_row(parent, index, item))
+        row = _object_row(parent, index, item)
+        _check_numbers(row, OBJECT_NUMBERS, f"location {location['name']!r} object {index}", rows.skipped)
+        rows.objects.append(row)
 
 
 def _object_row(parent: Row, index: int, item: dict[str, Any]) -> Row:
@@ -93,6 +97,27 @@ def _object_row(parent: Row, index: int, item: dict[str, Any]) -> Row:
             column = "object_" + column
         row[column] = _cell(value)
     return row
+
+
+def _check_numbers(row: Row, columns: frozenset[str], where: str, skipped: list[Skip]) -> None:
+    """A declared DOUBLE column must get a number: anything else would fail the whole sync in the SDK."""
+    for column in columns.intersection(row):
+        value = row[column]
+        if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            continue
+        row[column] = _parse_number(value)
+        if row[column] is None:
+            skipped.append(Skip(NULLED_NOT_A_NUMBER, f"{where}: {column}={value!r} is not a number; left null"))
+
+
+def _parse_number(value: Any) -> float | None:
+    """A number sent as text is still a number; anything else is not."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
 def _cell(value: Any) -> Any:

@@ -65,6 +65,15 @@ class RequestRecord:
     fault: str | None
 
 
+@dataclass
+class _Outcome:
+    """What a request came to, filled in as it is answered (a cancelled request keeps what was known)."""
+
+    status: int = 499  # nginx's "client closed request": the value kept if the client went away
+    page: int | None = None
+    fault: str | None = None
+
+
 @dataclass(frozen=True)
 class _PageRequest:
     number: int
@@ -139,38 +148,39 @@ class Simulator:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        status, page, fault = 500, None, None
+        outcome = _Outcome()
         try:
-            status, page, fault, response = await self._answer(request)
+            response = await self._answer(request, outcome)
+            outcome.status = response.status
             return response
         finally:
             self.in_flight -= 1
             query = {k: ("***" if k == "api_key" else v) for k, v in request.query.items()}
             self.requests.append(RequestRecord(time.time(), request.path, query, "api_key" in request.query,
-                                               page, status, fault))
+                                               outcome.page, outcome.status, outcome.fault))
 
-    async def _answer(self, request: web.Request) -> tuple[int, int | None, str | None, web.StreamResponse]:
+    async def _answer(self, request: web.Request, outcome: _Outcome) -> web.StreamResponse:
         query = request.query
         if query.get("site") != self.config.site:
-            return 404, None, None, _error(404, "Not Found", "site not found")
+            return _error(404, "Not Found", "site not found")
         if query.get("api_key") != self.config.api_key:
-            return 401, None, None, _error(401, "Unauthorized", "invalid api key")
+            return _error(401, "Unauthorized", "invalid api key")
         if self._bucket is not None and (wait := self._bucket.take()) is not None:
-            headers = {"Retry-After": str(max(1, math.ceil(wait)))}
-            return 429, None, "rate_limit", _error(429, "Too Many Requests", "rate limit exceeded", headers)
+            outcome.fault = "rate_limit"
+            return _error(429, "Too Many Requests", "rate limit exceeded", {"Retry-After": str(max(1, math.ceil(wait)))})
         target = self._page_request(query)
         if target is None:
-            return 400, None, None, _error(400, "Bad Request", "bad page[number], page[size] or cursor")
+            return _error(400, "Bad Request", "bad page[number], page[size] or cursor")
+        outcome.page = target.number
         attempt = self.config.faults.next_attempt(target.number)
         await self._delay(target, attempt)
         failure = self.config.faults.failure(target.number, attempt)
         if failure is not None:
-            status, response = await self._fail(request, target, failure)
-            return status, target.number, failure.kind, response
+            outcome.fault = failure.kind
+            return await self._fail(request, target, failure)
         content = self.config.faults.content(target.number, attempt)
-        body = self._body(target, query.get("customer"), content)
-        kind = ",".join(fault.kind for fault in content) or None
-        return 200, target.number, kind, web.Response(body=body, content_type="application/json")
+        outcome.fault = ",".join(fault.kind for fault in content) or None
+        return web.Response(body=self._body(target, query.get("customer"), content), content_type="application/json")
 
     def _page_request(self, query: Any) -> _PageRequest | None:
         try:
@@ -194,26 +204,25 @@ class Simulator:
         if delay:
             await asyncio.sleep(delay / 1000)
 
-    async def _fail(self, request: web.Request, target: _PageRequest, fault: Fault) -> tuple[int, web.StreamResponse]:
+    async def _fail(self, request: web.Request, target: _PageRequest, fault: Fault) -> web.StreamResponse:
         if fault.kind == faults.STATUS:
-            status = int(fault.value or 503)
-            return status, _error(status, "Server Error", "injected failure")
+            return _error(int(fault.value or 503), "Server Error", "injected failure")
         if fault.kind == faults.RETRY_AFTER:
-            return 429, _error(429, "Too Many Requests", "slow down", {"Retry-After": _retry_after(fault.value)})
+            return _error(429, "Too Many Requests", "slow down", {"Retry-After": _retry_after(fault.value)})
         if fault.kind == faults.STALL:
             await asyncio.sleep(float(fault.value or 3600))
-            return 200, web.Response(body=self._body(target, None, []), content_type="application/json")
+            return web.Response(body=self._body(target, None, []), content_type="application/json")
         if fault.kind == faults.RESET:
             assert request.transport is not None
             request.transport.abort()
             raise asyncio.CancelledError  # nothing more can be written on an aborted connection
         if fault.kind == faults.TRUNCATED:
             body = self._body(target, None, [])
-            return 200, web.Response(body=body[: len(body) // 2], content_type="application/json")
+            return web.Response(body=body[: len(body) // 2], content_type="application/json")
         if fault.kind == faults.NOT_JSON:
-            return 200, web.Response(text="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
-        return 200, web.Response(body=orjson.dumps({"data": {"unexpected": True}, "links": {}}),
-                                 content_type="application/json")
+            return web.Response(text="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
+        return web.Response(body=orjson.dumps({"data": {"unexpected": True}, "links": {}}),
+                            content_type="application/json")
 
     def _body(self, target: _PageRequest, customer: str | None, content: list[Fault]) -> bytes:
         key = (target.offset, target.size, target.cursor)
