@@ -12,14 +12,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from fivetran_connector_sdk import Connector
+from fivetran_connector_sdk import ConfigurationForm, Connector, Test, form_field
 from fivetran_connector_sdk import Logging as log
 from fivetran_connector_sdk import Operations as op
 
 from dexory_async.bridge import ExtractorThread
-from dexory_async.config import Settings, parse_settings
+from dexory_async.config import DEFAULT_BASE_URL, ConfigurationError, Settings, parse_settings
 from dexory_async.errors import PaginationError
 from dexory_async.extractor import FlatPage
+from dexory_async.probe import check_connection
 from dexory_async.progress import SyncProgress
 from dexory_async.redaction import redact
 from dexory_async.state import checkpoint_state, finished_state, start_url
@@ -30,6 +31,84 @@ PROGRESS_EVERY_PAGES = 10
 
 def schema(configuration: dict[str, Any]) -> list[dict[str, Any]]:
     return table_definitions()
+
+
+_TUNING = (  # key, label, default, description
+    ("page_size", "Page size", "1000", "Locations per request (page[size]), 1 to 10000."),
+    (
+        "concurrency",
+        "Concurrency",
+        "4",
+        "Most pages in flight at once; 1 fetches serially. Lowered automatically on 429.",
+    ),
+    ("max_pages", "Maximum pages per sync", "100000", "Safety stop; the next sync continues where it stopped."),
+    (
+        "max_retries",
+        "Maximum retries",
+        "3",
+        "Retries of a failed request (timeouts, 429, 5xx) after the first attempt.",
+    ),
+    (
+        "base_retry_delay",
+        "Base retry delay (s)",
+        "2",
+        "Wait before retry n is this times 2^n, or the server's Retry-After when longer.",
+    ),
+    ("request_timeout_seconds", "Request timeout (s)", "30", "Per request."),
+    (
+        "checkpoint_every_pages",
+        "Checkpoint every N pages",
+        "10",
+        "How often progress is saved so an interrupted sync resumes.",
+    ),
+)
+
+
+def configuration_form() -> ConfigurationForm:
+    form = ConfigurationForm()
+    form.add_field(
+        form_field.TextField(
+            "site_name", "Site name", required=True, description="Your Dexory site, as it appears in DexoryView."
+        )
+    )
+    form.add_field(
+        form_field.TextField(
+            "site_api_key",
+            "Site API key",
+            form_field.TextField.password,
+            required=True,
+            description="The API key of that site; it is sent only to the base URL.",
+        )
+    )
+    form.add_field(
+        form_field.TextField(
+            "base_url",
+            "Base URL",
+            placeholder=DEFAULT_BASE_URL,
+            description=f"Dexory API address; leave empty for {DEFAULT_BASE_URL}.",
+        )
+    )
+    form.add_field(
+        form_field.TextField(
+            "customer", "Customer", description="Optional customer filter, sent as the `customer` parameter."
+        )
+    )
+    for key, label, default, description in _TUNING:
+        form.add_field(
+            form_field.TextField(key, label, placeholder=default, description=f"{description} Default {default}.")
+        )
+    form.add_test(label="Fetch one location with this site and key", func=connection_test)
+    return form
+
+
+def connection_test(configuration: dict[str, Any]) -> Any:
+    """The setup form's test: the configuration is valid and the API answers for this site and key."""
+    try:
+        settings = parse_settings(configuration)
+    except ConfigurationError as error:
+        return Test.failure(str(error))
+    failure = check_connection(settings)
+    return Test.success() if failure is None else Test.failure(failure)
 
 
 def update(configuration: dict[str, Any], state: dict[str, Any]) -> None:
@@ -86,8 +165,10 @@ class Sync:
         self._unsaved_pages = 0
 
     def run(self) -> None:
-        log.info(f"syncing Dexory site {self.settings.site_name!r} from {self.settings.base_url}; "
-                 f"settings {self.settings.describe()}")
+        log.info(
+            f"syncing Dexory site {self.settings.site_name!r} from {self.settings.base_url}; "
+            f"settings {self.settings.describe()}"
+        )
         extractor = ExtractorThread(self.settings, self.start)
         with extractor:
             try:
@@ -100,8 +181,10 @@ class Sync:
         if summary is not None and summary.stopped_at_max_pages is not None:
             self.cursor = summary.stopped_at_max_pages
             op.checkpoint(checkpoint_state(self.cursor, self.progress.state_counts()))
-            log.warning(f"stopped after max_pages={self.settings.max_pages}: the sync is incomplete; "
-                        "the next sync continues where this one stopped")
+            log.warning(
+                f"stopped after max_pages={self.settings.max_pages}: the sync is incomplete; "
+                "the next sync continues where this one stopped"
+            )
         else:
             op.checkpoint(finished_state())
         log.info(self.progress.summary(summary))
@@ -137,7 +220,7 @@ class Sync:
             log.warning(f"could not save progress after the failure: {checkpoint_error}")
 
 
-connector = Connector(update=update, schema=schema)
+connector = Connector(update=update, schema=schema, configuration_form=configuration_form)
 
 if __name__ == "__main__":
     connector.debug()

@@ -9,6 +9,7 @@ calling thread, and leaving the iteration early cancels the extractor and joins 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -88,10 +89,8 @@ class ExtractorThread:
             return item
 
     def _give_credit(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # a closed loop: the extractor is done and needs no more credits
             self._loop.call_soon_threadsafe(self._credits.release)
-        except RuntimeError:  # the loop has closed: the extractor is done and needs no more credits
-            pass
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -82,7 +81,8 @@ class DexoryClient:
             return await self._fetch_with_retries(url)
         except TransientError as error:
             attempts = self._settings.max_retries + 1
-            raise RetriesExhausted(f"giving up on {url} after {attempts} attempts; last error: {error}") from None
+            message = f"giving up on {url} after {attempts} attempts; last error: {error}"
+            raise RetriesExhausted(message, last_error=error) from None
 
     async def _fetch_once(self, url: URL) -> FetchedPage:
         key = self._settings.site_api_key
@@ -93,7 +93,7 @@ class DexoryClient:
                     body = await response.read()
                     status = response.status
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            except (TimeoutError, aiohttp.ClientError) as error:
                 cause = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
                 raise TransientError(redact(cause, key)) from None
         self.counters.bytes_received += len(body)

@@ -87,7 +87,7 @@ _TEXT = _Rule("a non-empty string", str)
 _RULES: dict[str, _Rule] = {
     "site_name": _TEXT,
     "site_api_key": _TEXT,
-    "base_url": _Rule("an http(s) URL such as https://api.service.dexoryview.com (scheme://host[:port])", _parse_base_url),
+    "base_url": _Rule(f"an http(s) URL such as {DEFAULT_BASE_URL} (scheme://host[:port])", _parse_base_url),
     "customer": _TEXT,
     "page_size": _integer(1, 10_000),
     "concurrency": _integer(1, 32),

@@ -29,7 +29,11 @@ class TransientError(DexoryError):
 
 
 class RetriesExhausted(DexoryError):
-    """The last of `max_retries` retries failed; the message carries the last cause."""
+    """The last of `max_retries` retries failed; the message carries the last cause, `last_error` the error."""
+
+    def __init__(self, message: str, *, last_error: TransientError) -> None:
+        super().__init__(message)
+        self.last_error = last_error
 
 
 class PaginationError(DexoryError):

@@ -24,6 +24,8 @@ from .links import PAGE_NUMBER, page_number, resolve_link, same_origin, with_pag
 
 logger = logging.getLogger(__name__)
 
+_Window = dict[int, "asyncio.Task[FetchedPage]"]  # page number -> its request, in flight or done
+
 
 @dataclass
 class Page:
@@ -73,7 +75,7 @@ class Paginator:
 
     async def _prefetch(self, template: URL, first: int, total: int | None) -> AsyncIterator[Page]:
         """Pages `first`, `first+1`, ... with up to `concurrency` requests ahead; sets `_serial_from` when done."""
-        window: dict[int, asyncio.Task[FetchedPage]] = {}
+        window: _Window = {}
         number = first
         try:
             while True:
@@ -98,7 +100,7 @@ class Paginator:
         finally:
             await _discard(window)
 
-    def _fill(self, window: dict[int, asyncio.Task[FetchedPage]], template: URL, number: int, total: int | None) -> None:
+    def _fill(self, window: _Window, template: URL, number: int, total: int | None) -> None:
         last = number + self._settings.concurrency - 1
         last = min(last, number + self._settings.max_pages - self._emitted - 1)
         if total is not None:
@@ -158,7 +160,7 @@ class Paginator:
         self._visited.add(identity)
 
 
-async def _discard(window: dict[int, asyncio.Task[FetchedPage]]) -> None:
+async def _discard(window: _Window) -> None:
     """Cancel requests that are no longer needed (past the end, or after a fallback) and collect their outcome."""
     for task in window.values():
         task.cancel()

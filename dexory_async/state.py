@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from yarl import URL
 
 from .config import Settings
-from .links import LOCATIONS_PATH, first_page_url, without_key
+from .links import first_page_url, without_key
 
 logger = logging.getLogger(__name__)
 
@@ -43,4 +43,4 @@ def checkpoint_state(cursor: str, counts: Mapping[str, int]) -> dict[str, Any]:
 
 
 def finished_state() -> dict[str, Any]:
-    return {LAST_SYNC: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return {LAST_SYNC: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}

@@ -7,6 +7,7 @@ that was told to wait; a run of successes raises it by one, up to the configured
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,10 +35,8 @@ class Throttle:
             while True:
                 pause = self._paused_until - loop.time()
                 if pause > 0:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), timeout=pause)
-                    except asyncio.TimeoutError:
-                        pass
                 elif self._in_flight < self.limit:
                     break
                 else:

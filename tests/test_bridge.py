@@ -34,8 +34,10 @@ def test_pages_cross_in_order_and_the_thread_ends() -> None:
 def test_extractor_failure_is_raised_in_the_calling_thread() -> None:
     with serve_in_thread(SimulatorConfig(locations=100)) as simulator:
         settings = settings_for(simulator, site_api_key="wrong")
-        with pytest.raises(ApiKeyRejected, match="API key was rejected"), \
-                ExtractorThread(settings, first_page_url(settings)) as extractor:
+        with (
+            pytest.raises(ApiKeyRejected, match="API key was rejected"),
+            ExtractorThread(settings, first_page_url(settings)) as extractor,
+        ):
             list(extractor)
     assert not extractor_threads()
 
@@ -44,8 +46,10 @@ def test_a_failing_consumer_cancels_the_extractor_promptly() -> None:
     with serve_in_thread(SimulatorConfig(locations=20_000, latency_ms=50)) as simulator:
         settings = settings_for(simulator, concurrency=4)
         started = time.monotonic()
-        with pytest.raises(RuntimeError, match="warehouse is down"), \
-                ExtractorThread(settings, first_page_url(settings)) as extractor:
+        with (
+            pytest.raises(RuntimeError, match="warehouse is down"),
+            ExtractorThread(settings, first_page_url(settings)) as extractor,
+        ):
             for page in extractor:
                 if page.sequence == 2:
                     raise RuntimeError("warehouse is down")

@@ -21,6 +21,7 @@ class Landed:
 
 def landed(database: Path) -> Landed:
     with duckdb.connect(str(database), read_only=True) as db:
+
         def scalar(sql: str) -> int:
             return db.execute(sql).fetchone()[0]  # type: ignore[index]
 
@@ -31,8 +32,10 @@ def landed(database: Path) -> Landed:
             orphan_objects=scalar(f"""
                 SELECT count(*) FROM tester.expected_inventory_objects o
                 ANTI JOIN tester.locations l USING ({KEY})"""),
-            null_keys=scalar("SELECT count(*) FROM tester.locations WHERE name IS NULL OR location_type IS NULL "
-                             "OR aisle IS NULL OR scan_date IS NULL"),
+            null_keys=scalar(
+                "SELECT count(*) FROM tester.locations WHERE name IS NULL OR location_type IS NULL "
+                "OR aisle IS NULL OR scan_date IS NULL"
+            ),
         )
 
 

@@ -30,8 +30,10 @@ def show_warehouse(database: Path) -> None:
             ORDER BY l.name, o.object_index LIMIT 8""").fetchall()
         for row in rows:
             print("  " + " | ".join("" if value is None else str(value) for value in row))
-    print(f"\nopen it yourself: .venv/bin/python -c \"import duckdb; "
-          f"print(duckdb.connect('{database}', read_only=True).sql('FROM tester.locations LIMIT 5'))\"")
+    print(
+        f'\nopen it yourself: .venv/bin/python -c "import duckdb; '
+        f"print(duckdb.connect('{database}', read_only=True).sql('FROM tester.locations LIMIT 5'))\""
+    )
 
 
 def main() -> None:
@@ -44,10 +46,16 @@ def main() -> None:
     config = SimulatorConfig(locations=args.locations, seed=42, latency_ms=args.latency_ms)
     with serve_in_thread(config) as simulator:
         print(f"simulator: {args.locations:,} locations at {simulator.base_url} ({args.latency_ms:g} ms per page)")
-        write_configuration(project, {
-            "site_name": config.site, "site_api_key": config.api_key, "base_url": simulator.base_url,
-            "page_size": "500", "checkpoint_every_pages": "4",
-        })
+        write_configuration(
+            project,
+            {
+                "site_name": config.site,
+                "site_api_key": config.api_key,
+                "base_url": simulator.base_url,
+                "page_size": "500",
+                "checkpoint_every_pages": "4",
+            },
+        )
         command = debug_command(project)
         print("running:", " ".join(command[1:]), "\n", flush=True)
         subprocess.run(command, cwd=project, env=cli_env(ROOT / "build" / "fivetran-home"), check=True)

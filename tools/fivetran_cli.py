@@ -19,21 +19,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 NEVER = 9_999_999_999  # a version-check timestamp far in the future: never check
+# What the CLI says when the dependency check is unhappy (pipreqs failing, or pyproject.toml not matching the imports).
+DEPENDENCY_COMPLAINTS = (
+    "pipreqs",
+    "Include the following dependency",
+    "not at the current stable version",
+    "We recommend using the current stable version",
+    "dependencies are not needed",
+)
 RUNTIME_EXCLUDES = shutil.ignore_patterns("__pycache__", "*.pyc", "simulator")
 
 
-def stage_project(dest: Path) -> Path:
-    """Copy what Fivetran deploys into `dest` (replacing it) and return it."""
-    if dest.exists():
+def stage_project(dest: Path, *, fresh: bool = True) -> Path:
+    """Copy what Fivetran deploys into `dest` and return it. `fresh` also drops what earlier runs left there
+    (files/ with the warehouse and state, configuration.json); without it they are kept, so a sync can resume."""
+    if fresh and dest.exists():
         shutil.rmtree(dest)
-    dest.mkdir(parents=True)
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(dest / "dexory_async", ignore_errors=True)
     shutil.copy2(ROOT / "connector.py", dest / "connector.py")
     shutil.copytree(ROOT / "dexory_async", dest / "dexory_async", ignore=RUNTIME_EXCLUDES)
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     dependencies = "".join(f'    "{requirement}",\n' for requirement in project["dependencies"])
     (dest / "pyproject.toml").write_text(
         f'[project]\nname = "{project["name"]}"\nversion = "{project["version"]}"\n'
-        f'requires-python = "{project["requires-python"]}"\ndependencies = [\n{dependencies}]\n')
+        f'requires-python = "{project["requires-python"]}"\ndependencies = [\n{dependencies}]\n'
+    )
     (dest / ".gitignore").write_text("configuration.json\nstate.json\nfiles/\n__pycache__/\n")
     return dest
 
@@ -59,11 +70,29 @@ def cli_env(home: Path | None = None) -> dict[str, str]:
     return env
 
 
+def dependency_complaints(output: str) -> list[str]:
+    return [line for line in output.splitlines() if any(marker in line for marker in DEPENDENCY_COMPLAINTS)]
+
+
 def write_configuration(project: Path, configuration: dict[str, str]) -> Path:
     path = project / "configuration.json"
     path.write_text(json.dumps(configuration, indent=2))
     path.chmod(0o600)
     return path
+
+
+def run_cli(arguments: list[str], home: Path | None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Any `fivetran` command, non-interactive, output captured."""
+    return subprocess.run(
+        [str(VENV_BIN / "fivetran"), *arguments],
+        env=cli_env(home),
+        text=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def debug_command(project: Path, state: Path | None = None) -> list[str]:
@@ -73,11 +102,20 @@ def debug_command(project: Path, state: Path | None = None) -> list[str]:
     return command
 
 
-def run_debug(project: Path, home: Path, state: Path | None = None, timeout: float = 600,
-              log_path: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_debug(
+    project: Path, home: Path, state: Path | None = None, timeout: float = 600, log_path: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """`fivetran debug` on a staged project whose configuration.json is written; output captured (and saved)."""
-    result = subprocess.run(debug_command(project, state), cwd=project, env=cli_env(home), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, check=False)
+    result = subprocess.run(
+        debug_command(project, state),
+        cwd=project,
+        env=cli_env(home),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=timeout,
+        check=False,
+    )
     if log_path is not None:
         log_path.write_text(result.stdout)
     return result

@@ -10,11 +10,11 @@ import random
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 LOCATIONS_PER_AISLE = 8_000
-_EPOCH = datetime(2026, 11, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(2026, 11, 1, tzinfo=UTC)
 _LOCATION_TYPES = ("rack", "pallet_rack", "floor", "pick_face", "shelf", "bulk")
 _STATUSES = (
     ("correct", "ok", None),

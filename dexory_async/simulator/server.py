@@ -56,7 +56,8 @@ class SimulatorConfig:
 
 @dataclass(frozen=True)
 class RequestRecord:
-    at: float
+    at: float  # arrival, time.monotonic()
+    answered: float  # time.monotonic() when answered, or abandoned by the client
     path: str
     query: dict[str, str]  # the query as sent, with the key's value masked
     key_present: bool
@@ -149,6 +150,7 @@ class Simulator:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         outcome = _Outcome()
+        arrived = time.monotonic()
         try:
             response = await self._answer(request, outcome)
             outcome.status = response.status
@@ -156,8 +158,9 @@ class Simulator:
         finally:
             self.in_flight -= 1
             query = {k: ("***" if k == "api_key" else v) for k, v in request.query.items()}
-            self.requests.append(RequestRecord(time.time(), request.path, query, "api_key" in request.query,
-                                               outcome.page, outcome.status, outcome.fault))
+            self.requests.append(RequestRecord(arrived, time.monotonic(), request.path, query,
+                                               "api_key" in request.query, outcome.page, outcome.status,
+                                               outcome.fault))
 
     async def _answer(self, request: web.Request, outcome: _Outcome) -> web.StreamResponse:
         query = request.query
@@ -167,7 +170,8 @@ class Simulator:
             return _error(401, "Unauthorized", "invalid api key")
         if self._bucket is not None and (wait := self._bucket.take()) is not None:
             outcome.fault = "rate_limit"
-            return _error(429, "Too Many Requests", "rate limit exceeded", {"Retry-After": str(max(1, math.ceil(wait)))})
+            retry_after = str(max(1, math.ceil(wait)))
+            return _error(429, "Too Many Requests", "rate limit exceeded", {"Retry-After": retry_after})
         target = self._page_request(query)
         if target is None:
             return _error(400, "Bad Request", "bad page[number], page[size] or cursor")
