@@ -103,6 +103,7 @@ class ExtractorThread:
         finally:
             self._task_ready.set()
             self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.run_until_complete(self._loop.shutdown_default_executor())  # aiohttp's DNS lookups
             self._loop.close()
 
     async def _produce(self) -> None:

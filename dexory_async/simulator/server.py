@@ -29,6 +29,7 @@ from . import data, faults
 from .faults import Fault, FaultPlan
 
 LOCATIONS_PATH = "/customer-api/v1/locations"
+STATS_PATH = "/_simulator/stats"  # for a simulator in another process: what it has seen so far
 NUMBERED = "numbered"
 CURSOR = "cursor"
 MAX_PAGE_SIZE = 10_000
@@ -128,6 +129,7 @@ class Simulator:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get(LOCATIONS_PATH, self._handle)
+        app.router.add_get(STATS_PATH, self._stats)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -161,6 +163,11 @@ class Simulator:
             self.requests.append(RequestRecord(arrived, time.monotonic(), request.path, query,
                                                "api_key" in request.query, outcome.page, outcome.status,
                                                outcome.fault))
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        stats = {"requests": len(self.requests), "in_flight": self.in_flight, "max_in_flight": self.max_in_flight,
+                 "faults_injected": dict(self.config.faults.injected)}
+        return web.Response(body=orjson.dumps(stats), content_type="application/json")
 
     async def _answer(self, request: web.Request, outcome: _Outcome) -> web.StreamResponse:
         query = request.query
