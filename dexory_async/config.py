@@ -78,7 +78,7 @@ def _seconds(low: float, high: float, *, low_inclusive: bool) -> _Rule:
 
 def _parse_base_url(raw: str) -> str:
     url = URL(raw.rstrip("/"))
-    if url.scheme not in ("http", "https") or not url.host or url.query_string or url.fragment:
+    if url.scheme not in ("http", "https") or not url.host or url.query_string or url.fragment or url.user:
         raise ValueError
     return str(url)
 
@@ -116,7 +116,8 @@ def parse_settings(configuration: Mapping[str, Any]) -> Settings:
         try:
             values[key] = rule.parse(text)
         except ValueError:
-            shown = "<hidden>" if key == "site_api_key" else repr(str(raw))
+            secret = key == "site_api_key" or (key == "base_url" and "@" in text)  # a key, or credentials in a URL
+            shown = "<hidden>" if secret else repr(str(raw))
             problems.append(f"{key} must be {rule.expected}, got {shown}")
     if problems:
         raise ConfigurationError("invalid configuration: " + "; ".join(problems))

@@ -41,7 +41,7 @@ def resolve_link(page_url: URL, link: object) -> URL | None:
     if not isinstance(link, str) or not link:
         return None
     url = URL(link)
-    if not url.is_absolute():
+    if not url.scheme:  # relative, or scheme-relative (`//host/path`)
         url = page_url.join(url)
     return without_key(url)
 

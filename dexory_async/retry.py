@@ -19,14 +19,16 @@ def retry_waits(base_delay: float, cap: float = RETRY_AFTER_CAP_SECONDS) -> Gene
     """backoff wait generator: `base_delay * 2**n` before retry n, or the server's Retry-After when that is longer.
 
     backoff sends the exception that caused each retry, so Retry-After can stretch the wait. A Retry-After of 0 or
-    in the past never shortens it (the retries would burn instantly); an absurd one is capped.
+    in the past never shortens it (the retries would burn instantly). Both are capped, so neither an absurd
+    Retry-After nor a long run of retries waits more than `cap` seconds at a time.
     """
     error = yield  # type: ignore[misc]  # backoff primes the generator with send(None)
     attempt = 0
     while True:
         delay = base_delay * 2**attempt
         if error is not None and error.retry_after:
-            delay = max(delay, min(error.retry_after, cap))
+            delay = max(delay, error.retry_after)
+        delay = min(delay, cap)
         error = yield delay
         attempt += 1
 
@@ -53,7 +55,7 @@ def error_for_status(status: int, site: str, excerpt: str, retry_after: float | 
     """The error an HTTP answer other than 200 stands for: transient ones are retried, the rest fail fast."""
     if status == 429:
         return TransientError("HTTP 429 Too Many Requests", retry_after=retry_after, rate_limited=True)
-    if status >= 500:
+    if status >= 500 or status == 408:
         return TransientError(f"HTTP {status} from the server", retry_after=retry_after)
     if status in (401, 403):
         return ApiKeyRejected(f"the API key was rejected for site {site!r} (HTTP {status}): check site_api_key")

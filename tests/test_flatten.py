@@ -1,0 +1,448 @@
+"""flatten_locations: a page of API locations in; `locations` rows, `expected_inventory_objects` rows, skips out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dexory_async.flatten import (
+    NULLED_NOT_A_NUMBER,
+    OBJECTS_FIELD,
+    SKIP_LOCATION_BAD_SCAN_DATE,
+    SKIP_LOCATION_MISSING_KEY,
+    SKIP_LOCATION_NOT_OBJECT,
+    SKIP_OBJECT_NOT_OBJECT,
+    SKIP_OBJECTS_NOT_LIST,
+    FlatRows,
+    flatten_locations,
+    normalise_timestamp,
+)
+from dexory_async.simulator.data import ground_truth, locations
+from dexory_async.tables import KEY_FIELDS, OBJECT_INDEX
+
+SCAN = "2026-11-03T08:15:30.250Z"
+SCAN_UTC = "2026-11-03T08:15:30.250000Z"
+
+
+def loc(**fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"name": "A01-0001-02", "location_type": "rack", "aisle": "A01", "scan_date": SCAN}
+    base.update(fields)
+    return base
+
+
+def parent(row_scan_date: str = SCAN_UTC) -> dict[str, Any]:
+    return {"name": "A01-0001-02", "location_type": "rack", "aisle": "A01", "scan_date": row_scan_date}
+
+
+def flat_one(location: Any) -> FlatRows:
+    return flatten_locations([location])
+
+
+# ---------------------------------------------------------------------------------------------------- location rows
+
+
+def test_location_row_has_every_field_except_the_objects() -> None:
+    location = loc(
+        occupancy=0.42,
+        status="ok",
+        status_type="correct",
+        message=None,
+        image_url="https://images.example.invalid/1.jpg",
+        expected_inventory_objects=[{"sku": "SKU-1"}],
+    )
+
+    rows = flat_one(location)
+
+    assert rows.locations == [
+        {
+            "name": "A01-0001-02",
+            "location_type": "rack",
+            "aisle": "A01",
+            "scan_date": SCAN_UTC,
+            "occupancy": 0.42,
+            "status": "ok",
+            "status_type": "correct",
+            "message": None,
+            "image_url": "https://images.example.invalid/1.jpg",
+        }
+    ]
+    assert OBJECTS_FIELD not in rows.locations[0]
+    assert rows.skipped == []
+
+
+def test_input_location_is_not_mutated() -> None:
+    location = loc(zoning={"b": 1, "a": 2}, expected_inventory_objects=[{"name": "x"}])
+    snapshot = repr(location)
+
+    flat_one(location)
+
+    assert repr(location) == snapshot
+
+
+def test_nested_values_become_compact_json_with_sorted_keys() -> None:
+    location = loc(
+        zoning={"zone": "Z3", "temperature": "chilled", "hazmat": False},
+        scanned_markers=["MK000002", "MK000001"],
+        nested={"b": {"d": [1, {"z": None, "y": 1.5}], "c": "é"}, "a": []},
+        empty_dict={},
+    )
+
+    row = flat_one(location).locations[0]
+
+    assert row["zoning"] == '{"hazmat":false,"temperature":"chilled","zone":"Z3"}'
+    assert row["scanned_markers"] == '["MK000002","MK000001"]'  # list order is kept; only keys are sorted
+    assert row["nested"] == '{"a":[],"b":{"c":"é","d":[1,{"y":1.5,"z":null}]}}'
+    assert row["empty_dict"] == "{}"
+
+
+def test_equal_nested_values_give_equal_strings_whatever_key_order() -> None:
+    first = flat_one(loc(zoning={"a": 1, "b": {"x": 1, "y": 2}})).locations[0]["zoning"]
+    second = flat_one(loc(zoning={"b": {"y": 2, "x": 1}, "a": 1})).locations[0]["zoning"]
+
+    assert first == second == '{"a":1,"b":{"x":1,"y":2}}'
+
+
+def test_unknown_fields_pass_through_unchanged() -> None:
+    row = flat_one(loc(robot_firmware="4.2.1", battery=87, charged=True, note=None)).locations[0]
+
+    assert row["robot_firmware"] == "4.2.1"
+    assert row["battery"] == 87
+    assert row["charged"] is True
+    assert "note" in row and row["note"] is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("aisle", 7, "7"),
+        ("aisle", 7.5, "7.5"),
+        ("name", 123, "123"),
+        ("location_type", True, "true"),
+        ("location_type", {"b": 1, "a": 2}, '{"a":2,"b":1}'),
+        ("name", ["x", 1], '["x",1]'),
+    ],
+)
+def test_non_string_key_values_become_strings(field: str, value: Any, expected: str) -> None:
+    rows = flat_one(loc(**{field: value}, expected_inventory_objects=[{"sku": "S"}]))
+
+    assert rows.locations[0][field] == expected
+    assert rows.objects[0][field] == expected  # the child row references the same, stringified, parent key
+    assert rows.skipped == []
+
+
+def test_empty_string_key_fields_are_not_missing() -> None:
+    rows = flat_one(loc(location_type=""))
+
+    assert rows.locations[0]["location_type"] == ""
+    assert rows.skipped == []
+
+
+# ---------------------------------------------------------------------------------------------------- scan_date
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-11-03T08:15:30Z", "2026-11-03T08:15:30.000000Z"),
+        ("2026-11-03T08:15:30z", "2026-11-03T08:15:30.000000Z"),
+        ("2026-11-03T08:15:30+00:00", "2026-11-03T08:15:30.000000Z"),
+        ("2026-11-03T10:15:30+02:00", "2026-11-03T08:15:30.000000Z"),
+        ("2026-11-03T01:15:30-07:00", "2026-11-03T08:15:30.000000Z"),
+        ("2026-11-03T01:00:00+02:00", "2026-11-02T23:00:00.000000Z"),  # crosses midnight backwards
+        ("2026-12-31T23:30:00-01:00", "2027-01-01T00:30:00.000000Z"),  # crosses a year forwards
+        ("2026-11-03T08:15:30", "2026-11-03T08:15:30.000000Z"),  # naive means UTC
+        ("2026-11-03 08:15:30", "2026-11-03T08:15:30.000000Z"),
+        ("2026-11-03T08:15:30.5Z", "2026-11-03T08:15:30.500000Z"),
+        ("2026-11-03T08:15:30.123Z", "2026-11-03T08:15:30.123000Z"),
+        ("2026-11-03T08:15:30.123456Z", "2026-11-03T08:15:30.123456Z"),
+        ("2026-11-03T10:15:30.123456+02:00", "2026-11-03T08:15:30.123456Z"),
+    ],
+)
+def test_scan_date_is_normalised_to_utc(raw: str, expected: str) -> None:
+    assert normalise_timestamp(raw) == expected
+    assert flat_one(loc(scan_date=raw)).locations[0]["scan_date"] == expected
+
+
+def test_same_instant_in_different_zones_gives_the_same_key() -> None:
+    rows = flatten_locations([loc(scan_date="2026-11-03T08:15:30Z"), loc(scan_date="2026-11-03T09:15:30+01:00")])
+
+    assert rows.locations[0]["scan_date"] == rows.locations[1]["scan_date"]
+
+
+@pytest.mark.parametrize("raw", ["yesterday", "", "2026-13-01T00:00:00Z", "2026-11-03T25:00:00Z", "03/11/2026"])
+def test_normalise_timestamp_rejects_unreadable_strings(raw: str) -> None:
+    assert normalise_timestamp(raw) is None
+
+
+@pytest.mark.parametrize("raw", [1_700_000_000, 1.5, ["2026-11-03T08:15:30Z"], {"at": "x"}, True])
+def test_normalise_timestamp_rejects_non_strings(raw: Any) -> None:
+    assert normalise_timestamp(raw) is None
+
+
+@pytest.mark.parametrize("raw", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_out_of_range_scan_date_is_skipped_not_raised(raw: str) -> None:
+    rows = flatten_locations([loc(scan_date=raw), loc(name="B")])
+
+    assert [row["name"] for row in rows.locations] == ["B"]
+    assert [skip.kind for skip in rows.skipped] == [SKIP_LOCATION_BAD_SCAN_DATE]
+
+
+def test_normalised_timestamp_always_has_a_four_digit_year() -> None:
+    assert normalise_timestamp("0999-01-02T03:04:05Z") == "0999-01-02T03:04:05.000000Z"
+
+
+# ---------------------------------------------------------------------------------------------------- object rows
+
+
+def test_object_rows_carry_parent_key_and_index() -> None:
+    objects = [
+        {"sku": "SKU-1", "quantity": 3, "dimensions_mm": {"w": 2, "l": 1}},
+        {"marker": "MK1", "client": None},
+    ]
+    rows = flat_one(loc(status="ok", expected_inventory_objects=objects))
+
+    assert rows.objects == [
+        {**parent(), OBJECT_INDEX: 0, "sku": "SKU-1", "quantity": 3, "dimensions_mm": '{"l":1,"w":2}'},
+        {**parent(), OBJECT_INDEX: 1, "marker": "MK1", "client": None},
+    ]
+    assert "status" not in rows.objects[0]  # parent's non-key fields stay on the location row
+    assert rows.skipped == []
+
+
+def test_object_rows_use_the_normalised_scan_date() -> None:
+    rows = flat_one(loc(scan_date="2026-11-03T10:15:30+02:00", expected_inventory_objects=[{"sku": "S"}]))
+
+    assert rows.objects[0]["scan_date"] == "2026-11-03T08:15:30.000000Z"
+
+
+def test_object_field_named_like_a_parent_column_is_prefixed() -> None:
+    item = {"name": "Widget", "aisle": "X9", "scan_date": "2020-01-01", "location_type": "box", "sku": "S"}
+    row = flat_one(loc(expected_inventory_objects=[item])).objects[0]
+
+    assert row == {
+        **parent(),
+        OBJECT_INDEX: 0,
+        "object_name": "Widget",
+        "object_aisle": "X9",
+        "object_scan_date": "2020-01-01",
+        "object_location_type": "box",
+        "sku": "S",
+    }
+
+
+def test_object_with_both_name_and_object_name_keeps_both_distinct() -> None:
+    for item in ({"name": "N", "object_name": "ON"}, {"object_name": "ON", "name": "N"}):
+        row = flat_one(loc(expected_inventory_objects=[item])).objects[0]
+
+        assert row["name"] == "A01-0001-02"
+        assert row["object_name"] == "ON"
+        assert row["object_object_name"] == "N"
+        assert set(row.values()) >= {"A01-0001-02", "ON", "N"}
+
+
+def test_object_field_named_object_index_is_prefixed() -> None:
+    row = flat_one(loc(expected_inventory_objects=[{"sku": "a"}, {"object_index": 99}])).objects[1]
+
+    assert row[OBJECT_INDEX] == 1
+    assert row["object_object_index"] == 99
+
+
+def test_prefixing_never_overwrites_another_field() -> None:
+    item = {"name": "N", "object_name": "ON", "object_object_name": "OON", "object_index": 5, "object_object_index": 6}
+    row = flat_one(loc(expected_inventory_objects=[item])).objects[0]
+
+    values = [row[column] for column in row if column not in (*KEY_FIELDS, OBJECT_INDEX)]
+    assert sorted(values, key=str) == sorted(item.values(), key=str)
+    assert row["name"] == "A01-0001-02"
+    assert row[OBJECT_INDEX] == 0
+
+
+def test_identical_objects_give_two_rows_differing_only_in_index() -> None:
+    item = {"sku": "SKU-1", "quantity": 2}
+    rows = flat_one(loc(expected_inventory_objects=[item, dict(item)]))
+
+    assert len(rows.objects) == 2
+    assert [row[OBJECT_INDEX] for row in rows.objects] == [0, 1]
+    first, second = ({k: v for k, v in row.items() if k != OBJECT_INDEX} for row in rows.objects)
+    assert first == second
+
+
+def test_empty_object_gives_a_row_with_only_parent_key_and_index() -> None:
+    assert flat_one(loc(expected_inventory_objects=[{}])).objects == [{**parent(), OBJECT_INDEX: 0}]
+
+
+@pytest.mark.parametrize("objects", ["absent", None, []])
+def test_missing_none_or_empty_objects_give_no_object_rows_and_no_skip(objects: Any) -> None:
+    location = loc() if objects == "absent" else loc(expected_inventory_objects=objects)
+
+    rows = flat_one(location)
+
+    assert len(rows.locations) == 1
+    assert rows.objects == []
+    assert rows.skipped == []
+
+
+# ---------------------------------------------------------------------------------------------------- malformed input
+
+
+@pytest.mark.parametrize("item", [None, "A01-0001-02", 42, ["name", "x"], 1.5])
+def test_location_that_is_not_an_object_is_skipped(item: Any) -> None:
+    rows = flatten_locations([loc(name="before"), item, loc(name="after")])
+
+    assert [row["name"] for row in rows.locations] == ["before", "after"]
+    assert len(rows.skipped) == 1
+    assert rows.skipped[0].kind == SKIP_LOCATION_NOT_OBJECT
+    assert rows.skipped[0].detail == f"item 1 is {type(item).__name__}"
+
+
+@pytest.mark.parametrize("field", KEY_FIELDS)
+@pytest.mark.parametrize("how", ["absent", "none"])
+def test_location_missing_a_key_field_is_skipped(field: str, how: str) -> None:
+    location = loc(expected_inventory_objects=[{"sku": "S"}])
+    if how == "absent":
+        del location[field]
+    else:
+        location[field] = None
+
+    rows = flatten_locations([location, loc(name="ok")])
+
+    assert [row["name"] for row in rows.locations] == ["ok"]
+    assert rows.objects == []  # a skipped location's objects are skipped with it
+    assert len(rows.skipped) == 1
+    assert rows.skipped[0].kind == SKIP_LOCATION_MISSING_KEY
+    assert rows.skipped[0].detail == f"item 0 lacks {field}"
+
+
+def test_missing_key_skip_names_every_missing_field() -> None:
+    rows = flat_one({"name": "x", "aisle": None})
+
+    assert rows.skipped[0].kind == SKIP_LOCATION_MISSING_KEY
+    assert rows.skipped[0].detail == "item 0 lacks location_type, aisle, scan_date"
+
+
+@pytest.mark.parametrize("scan_date", ["not a date", "", "2026-02-30T00:00:00Z", 1_700_000_000, 17.5, ["x"], {"a": 1}])
+def test_location_with_unparsable_scan_date_is_skipped(scan_date: Any) -> None:
+    rows = flatten_locations([loc(scan_date=scan_date, expected_inventory_objects=[{"sku": "S"}]), loc(name="ok")])
+
+    assert [row["name"] for row in rows.locations] == ["ok"]
+    assert rows.objects == []
+    assert len(rows.skipped) == 1
+    assert rows.skipped[0].kind == SKIP_LOCATION_BAD_SCAN_DATE
+    assert "A01-0001-02" in rows.skipped[0].detail
+    assert repr(scan_date) in rows.skipped[0].detail
+
+
+@pytest.mark.parametrize("objects", [{"sku": "S"}, "[]", 3, True])
+def test_objects_not_a_list_skips_objects_but_location_row_lands(objects: Any) -> None:
+    rows = flat_one(loc(expected_inventory_objects=objects))
+
+    assert rows.locations == [parent()]
+    assert rows.objects == []
+    assert len(rows.skipped) == 1
+    assert rows.skipped[0].kind == SKIP_OBJECTS_NOT_LIST
+    assert type(objects).__name__ in rows.skipped[0].detail
+    assert "A01-0001-02" in rows.skipped[0].detail
+
+
+def test_object_that_is_not_an_object_is_skipped_and_siblings_land() -> None:
+    objects = [{"sku": "first"}, "junk", None, 7, ["x"], {"sku": "last"}]
+
+    rows = flat_one(loc(expected_inventory_objects=objects))
+
+    assert len(rows.locations) == 1
+    assert [(row[OBJECT_INDEX], row["sku"]) for row in rows.objects] == [(0, "first"), (5, "last")]
+    assert [skip.kind for skip in rows.skipped] == [SKIP_OBJECT_NOT_OBJECT] * 4
+    assert [skip.detail for skip in rows.skipped] == [
+        "location 'A01-0001-02' object 1 is str",
+        "location 'A01-0001-02' object 2 is NoneType",
+        "location 'A01-0001-02' object 3 is int",
+        "location 'A01-0001-02' object 4 is list",
+    ]
+
+
+def test_a_page_mixing_good_and_bad_locations_keeps_order_and_reports_each_skip() -> None:
+    page = [
+        loc(name="L0", expected_inventory_objects=[{"sku": "a"}]),
+        "oops",
+        loc(name="L2", scan_date="bad"),
+        {"name": "L3"},
+        loc(name="L4", expected_inventory_objects="nope"),
+        loc(name="L5", expected_inventory_objects=[1, {"sku": "b"}]),
+    ]
+
+    rows = flatten_locations(page)
+
+    assert [row["name"] for row in rows.locations] == ["L0", "L4", "L5"]
+    assert [(row["name"], row["sku"]) for row in rows.objects] == [("L0", "a"), ("L5", "b")]
+    assert [skip.kind for skip in rows.skipped] == [
+        SKIP_LOCATION_NOT_OBJECT,
+        SKIP_LOCATION_BAD_SCAN_DATE,
+        SKIP_LOCATION_MISSING_KEY,
+        SKIP_OBJECTS_NOT_LIST,
+        SKIP_OBJECT_NOT_OBJECT,
+    ]
+
+
+def test_empty_page_gives_nothing() -> None:
+    assert flatten_locations([]) == FlatRows()
+
+
+# ---------------------------------------------------------------------------------------------------- numeric columns
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(0.5, 0.5), (1, 1), (None, None), ("0.25", 0.25), (" 1 ", 1.0)])
+def test_declared_number_column_keeps_numbers_and_parses_numeric_text(raw: Any, expected: float | None) -> None:
+    rows = flat_one(loc(occupancy=raw, expected_inventory_objects=[{"expected_weight_g": raw}]))
+
+    assert rows.locations[0]["occupancy"] == expected
+    assert rows.objects[0]["expected_weight_g"] == expected
+    assert rows.skipped == []
+
+
+@pytest.mark.parametrize("raw", ["full", "", "nan", "inf", True, False, {"v": 1}, [1]])
+def test_declared_number_column_with_a_non_number_is_nulled_and_the_row_lands(raw: Any) -> None:
+    rows = flat_one(loc(occupancy=raw, expected_inventory_objects=[{"sku": "S", "expected_weight_g": raw}]))
+
+    assert rows.locations[0]["occupancy"] is None
+    assert rows.objects[0]["expected_weight_g"] is None
+    assert rows.objects[0]["sku"] == "S"
+    assert [skip.kind for skip in rows.skipped] == [NULLED_NOT_A_NUMBER, NULLED_NOT_A_NUMBER]
+    assert "occupancy" in rows.skipped[0].detail and "A01-0001-02" in rows.skipped[0].detail
+    assert "expected_weight_g" in rows.skipped[1].detail and "object 0" in rows.skipped[1].detail
+
+
+def test_number_check_applies_only_to_its_own_table() -> None:
+    rows = flat_one(loc(expected_weight_g="heavy", expected_inventory_objects=[{"occupancy": "full"}]))
+
+    assert rows.locations[0]["expected_weight_g"] == "heavy"  # not a declared number on locations
+    assert rows.objects[0]["occupancy"] == "full"  # nor occupancy on objects
+    assert rows.skipped == []
+
+
+# ---------------------------------------------------------------------------------------------------- simulator data
+
+
+def test_flattening_simulator_data_matches_ground_truth() -> None:
+    count = 2000
+    truth = ground_truth(3, count)
+
+    rows = flatten_locations(list(locations(3, 0, count)))
+
+    assert rows.skipped == []
+    assert len(rows.locations) == truth.locations == count
+    assert len(rows.objects) == truth.objects
+    keys = {tuple(row[key] for key in KEY_FIELDS) for row in rows.locations}
+    assert len(keys) == count
+    assert all(isinstance(row[key], str) for row in rows.locations for key in KEY_FIELDS)
+    assert all(row["scan_date"].endswith("Z") for row in rows.locations)
+    assert all(isinstance(row["zoning"], str) and isinstance(row["scanned_markers"], str) for row in rows.locations)
+    robots = [row["robot"] for row in rows.locations if "robot" in row]  # a field the connector does not know
+    assert robots and all(robot.startswith('{"firmware":') for robot in robots)
+    # every object row points at a location row that landed
+    assert {tuple(row[key] for key in KEY_FIELDS) for row in rows.objects} <= keys
+    # object rows of one location are numbered 0..n-1
+    per_location: dict[tuple[Any, ...], list[int]] = {}
+    for row in rows.objects:
+        per_location.setdefault(tuple(row[key] for key in KEY_FIELDS), []).append(row[OBJECT_INDEX])
+    assert all(indexes == list(range(len(indexes))) for indexes in per_location.values())

@@ -1,0 +1,238 @@
+"""The retry policy: backoff's wait generator, Retry-After parsing, and what each HTTP status stands for."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Generator
+
+import backoff
+import pytest
+
+from dexory_async.errors import ApiKeyRejected, DexoryError, RequestFailed, SiteNotFound, TransientError
+from dexory_async.retry import RETRY_AFTER_CAP_SECONDS, error_for_status, parse_retry_after, retry_waits
+
+# ---------------------------------------------------------------------------------------------------- retry_waits
+
+
+def primed(base_delay: float, **kwargs: float) -> Generator[float, TransientError, None]:
+    """The generator as backoff holds it: created with its kwargs, then primed with send(None)."""
+    waits = retry_waits(base_delay, **kwargs)
+    assert waits.send(None) is None  # type: ignore[arg-type]
+    return waits
+
+
+def drive(base_delay: float, errors: list[TransientError], **kwargs: float) -> list[float]:
+    waits = primed(base_delay, **kwargs)
+    return [waits.send(error) for error in errors]
+
+
+def plain(n: int = 1) -> list[TransientError]:
+    return [TransientError("HTTP 503 from the server") for _ in range(n)]
+
+
+def test_waits_double_from_the_base_delay() -> None:
+    assert drive(2.0, plain(3)) == [2.0, 4.0, 8.0]
+
+
+def test_waits_double_for_many_retries() -> None:
+    assert drive(1.0, plain(6)) == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
+
+
+def test_fractional_base_delay() -> None:
+    assert drive(0.05, plain(4)) == pytest.approx([0.05, 0.1, 0.2, 0.4])
+
+
+def test_zero_base_delay_never_waits() -> None:
+    assert drive(0.0, plain(3)) == [0.0, 0.0, 0.0]
+
+
+def test_longer_retry_after_wins_over_backoff() -> None:
+    errors = [TransientError("429", retry_after=30.0, rate_limited=True), *plain(1)]
+
+    assert drive(2.0, errors) == [30.0, 4.0]  # the next wait goes back to the backoff schedule
+
+
+def test_retry_after_stretches_a_later_retry() -> None:
+    errors = [*plain(2), TransientError("429", retry_after=17.5, rate_limited=True)]
+
+    assert drive(2.0, errors) == [2.0, 4.0, 17.5]
+
+
+def test_retry_after_does_not_reset_the_backoff_counter() -> None:
+    errors = [TransientError("429", retry_after=100.0), *plain(2)]
+
+    assert drive(2.0, errors) == [100.0, 4.0, 8.0]
+
+
+@pytest.mark.parametrize("retry_after", [0.0, 0.5, 1.99, None])
+def test_zero_or_shorter_retry_after_never_shortens_the_wait(retry_after: float | None) -> None:
+    errors = [TransientError("503", retry_after=retry_after) for _ in range(3)]
+
+    assert drive(2.0, errors) == [2.0, 4.0, 8.0]
+
+
+def test_retry_after_shorter_than_a_later_backoff_is_ignored() -> None:
+    errors = [*plain(2), TransientError("429", retry_after=5.0)]
+
+    assert drive(2.0, errors) == [2.0, 4.0, 8.0]
+
+
+def test_absurd_retry_after_is_capped() -> None:
+    errors = [TransientError("429", retry_after=86_400.0), TransientError("429", retry_after=float("inf"))]
+
+    assert drive(2.0, errors) == [RETRY_AFTER_CAP_SECONDS, RETRY_AFTER_CAP_SECONDS]
+    assert RETRY_AFTER_CAP_SECONDS == 300.0
+
+
+def test_custom_cap() -> None:
+    assert drive(1.0, [TransientError("429", retry_after=1000.0)], cap=60.0) == [60.0]
+
+
+def test_cap_also_bounds_a_long_run_of_retries() -> None:
+    assert drive(200.0, plain(3)) == [200.0, 300.0, 300.0]
+
+
+def test_backoff_library_uses_these_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end through backoff.on_exception, with its sleep recorded rather than slept."""
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    failures = iter(
+        [
+            TransientError("HTTP 503 from the server"),
+            TransientError("HTTP 429 Too Many Requests", retry_after=45.0, rate_limited=True),
+            TransientError("HTTP 502 from the server", retry_after=0.0),
+        ]
+    )
+    calls: list[int] = []
+
+    @backoff.on_exception(retry_waits, TransientError, max_tries=4, jitter=None, logger=None, base_delay=2.0)
+    def fetch() -> str:
+        calls.append(1)
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return "page"
+
+    assert fetch() == "page"
+    assert len(calls) == 4
+    assert slept == [2.0, 45.0, 8.0]
+
+
+# ---------------------------------------------------------------------------------------------------- parse_retry_after
+
+NOW = 1_800_000_000.0  # a fixed "now" (2027-01-15), so HTTP dates are compared without the clock
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("120", 120.0), ("0", 0.0), (" 5 ", 5.0), ("1.5", 1.5), ("-5", 0.0)],
+)
+def test_retry_after_in_seconds(raw: str, expected: float) -> None:
+    assert parse_retry_after(raw, now=NOW) == expected
+
+
+def test_retry_after_as_a_future_http_date() -> None:
+    header = email.utils.formatdate(NOW + 90, usegmt=True)
+
+    assert parse_retry_after(header, now=NOW) == pytest.approx(90.0)
+
+
+def test_retry_after_as_a_literal_http_date() -> None:
+    # Wed, 21 Oct 2015 07:28:00 GMT is 1445412480 seconds after the epoch
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1_445_412_480 - 30) == pytest.approx(30.0)
+
+
+def test_retry_after_as_a_past_http_date_is_zero() -> None:
+    header = email.utils.formatdate(NOW - 3600, usegmt=True)
+
+    assert parse_retry_after(header, now=NOW) == 0.0
+
+
+def test_retry_after_http_date_uses_the_clock_without_now() -> None:
+    header = email.utils.formatdate(time.time() + 3600, usegmt=True)
+
+    assert 3500 < (parse_retry_after(header) or 0.0) <= 3600
+
+
+@pytest.mark.parametrize("raw", ["soon", "later please", "Mon, 99 Foo 2026 99:99:99 GMT", "12 parsecs"])
+def test_unreadable_retry_after_is_none(raw: str) -> None:
+    assert parse_retry_after(raw, now=NOW) is None
+
+
+@pytest.mark.parametrize("raw", [None, "", "   "])
+def test_absent_retry_after_is_none(raw: str | None) -> None:
+    assert parse_retry_after(raw, now=NOW) is None
+
+
+# ---------------------------------------------------------------------------------------------------- error_for_status
+
+
+def test_429_is_transient_rate_limited_and_carries_retry_after() -> None:
+    error = error_for_status(429, "site-a", "slow down", 12.0)
+
+    assert type(error) is TransientError
+    assert error.rate_limited is True
+    assert error.retry_after == 12.0
+    assert "429" in str(error)
+
+
+def test_429_without_retry_after() -> None:
+    error = error_for_status(429, "site-a", "", None)
+
+    assert isinstance(error, TransientError)
+    assert error.rate_limited is True
+    assert error.retry_after is None
+
+
+@pytest.mark.parametrize("status", [408, 500, 502, 503, 504, 599])
+def test_5xx_is_transient_not_rate_limited(status: int) -> None:
+    error = error_for_status(status, "site-a", "<html>bad gateway</html>", 7.0)
+
+    assert type(error) is TransientError
+    assert error.rate_limited is False
+    assert error.retry_after == 7.0
+    assert str(error) == f"HTTP {status} from the server"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_401_and_403_mean_the_key_was_rejected_for_the_site(status: int) -> None:
+    error = error_for_status(status, "Warehouse 7", "forbidden", None)
+
+    assert type(error) is ApiKeyRejected
+    assert not isinstance(error, TransientError)
+    message = str(error)
+    assert "the API key was rejected for site 'Warehouse 7'" in message
+    assert f"HTTP {status}" in message
+    assert "site_api_key" in message
+
+
+def test_404_means_the_site_was_not_found() -> None:
+    error = error_for_status(404, "Warehouse 7", "not found", None)
+
+    assert type(error) is SiteNotFound
+    assert "site 'Warehouse 7' not found" in str(error)
+    assert "HTTP 404" in str(error)
+    assert "site_name" in str(error)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirects_fail_without_being_followed(status: int) -> None:
+    error = error_for_status(status, "site-a", "", None)
+
+    assert type(error) is RequestFailed
+    assert f"HTTP {status}" in str(error)
+    assert "redirect" in str(error)
+
+
+@pytest.mark.parametrize("status", [400, 405, 409, 410, 418, 422])
+def test_other_4xx_fail_with_status_and_excerpt(status: int) -> None:
+    error = error_for_status(status, "site-a", '{"error":"page[size] too large"}', None)
+
+    assert type(error) is RequestFailed
+    assert str(error) == f'HTTP {status} from the API: {{"error":"page[size] too large"}}'
+
+
+def test_every_error_is_a_dexory_error() -> None:
+    for status in (301, 400, 401, 403, 404, 429, 500):
+        assert isinstance(error_for_status(status, "s", "", None), DexoryError)
