@@ -71,7 +71,8 @@ class ExtractorThread:
         if not self._thread.is_alive():
             return
         self._task_ready.wait()
-        self._loop.call_soon_threadsafe(self._task.cancel)  # type: ignore[union-attr]
+        with contextlib.suppress(RuntimeError):  # the loop closed since is_alive(): the thread is ending by itself
+            self._loop.call_soon_threadsafe(self._task.cancel)  # type: ignore[union-attr]
         self._thread.join(JOIN_TIMEOUT_SECONDS)
         if self._thread.is_alive():
             logger.error("the extractor thread did not stop within %.0fs", JOIN_TIMEOUT_SECONDS)

@@ -86,6 +86,7 @@ class DexoryClient:
 
     async def _fetch_once(self, url: URL) -> FetchedPage:
         key = self._settings.site_api_key
+        failure: TransientError | None = None
         async with self._throttle.slot():
             self.counters.requests += 1
             try:
@@ -95,7 +96,11 @@ class DexoryClient:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
             except (TimeoutError, aiohttp.ClientError) as error:
                 cause = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-                raise TransientError(redact(cause, key)) from None
+                failure = TransientError(redact(cause, key))
+        if failure is not None:
+            # Raised outside the `except` block, so aiohttp's error is not chained to it as __context__: its message
+            # can hold the URL with the key (ConnectionTimeoutError's does).
+            raise failure
         self.counters.bytes_received += len(body)
         if status != 200:
             excerpt = redact(body[:BODY_EXCERPT_CHARS].decode("utf-8", "replace"), key)
