@@ -117,5 +117,9 @@ class DexoryClient:
             self._throttle.rate_limited(wait)
         logger.warning(
             "%s failed: %s; retry %d of %d in %.1fs",
-            details["args"][0], error, details["tries"], self._settings.max_retries, wait,
+            details["args"][0],
+            error,
+            details["tries"],
+            self._settings.max_retries,
+            wait,
         )

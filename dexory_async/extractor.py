@@ -46,15 +46,17 @@ async def extract(settings: Settings, start_url: URL, emit: Callable[[FlatPage],
         async with aclosing(pages):
             async for page in pages:
                 rows = flatten_locations(page.locations)
-                await emit(FlatPage(
-                    sequence=page.sequence,
-                    url=str(page.url),
-                    next_url=None if page.next_url is None else str(page.next_url),
-                    total_pages=page.total_pages,
-                    locations=rows.locations,
-                    objects=rows.objects,
-                    skipped=rows.skipped,
-                    size_bytes=page.size_bytes,
-                ))
+                await emit(
+                    FlatPage(
+                        sequence=page.sequence,
+                        url=str(page.url),
+                        next_url=None if page.next_url is None else str(page.next_url),
+                        total_pages=page.total_pages,
+                        locations=rows.locations,
+                        objects=rows.objects,
+                        skipped=rows.skipped,
+                        size_bytes=page.size_bytes,
+                    )
+                )
         stopped = paginator.stopped_at_max_pages
         return ExtractSummary(client.counters, throttle.lowest_limit, None if stopped is None else str(stopped))

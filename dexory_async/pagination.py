@@ -92,7 +92,10 @@ class Paginator:
                     if page.next_url is not None:
                         logger.warning(
                             "page %d's links.next is not the numbered page %d the connector expected; "
-                            "following the links one by one from here", page.sequence, number + 1)
+                            "following the links one by one from here",
+                            page.sequence,
+                            number + 1,
+                        )
                         self._prefetch_enabled = False
                     self._serial_from = page.next_url
                     return
@@ -112,8 +115,9 @@ class Paginator:
     def _page(self, fetched: FetchedPage) -> Page:
         self._emitted += 1
         next_url = resolve_link(fetched.url, fetched.next_link)
-        return Page(self._emitted, fetched.url, next_url, self._total_pages(fetched), fetched.locations,
-                    fetched.size_bytes)
+        return Page(
+            self._emitted, fetched.url, next_url, self._total_pages(fetched), fetched.locations, fetched.size_bytes
+        )
 
     def _numbered_template(self, page: Page) -> URL | None:
         """page.next_url when it is the numbered successor of page.url and prefetching is allowed."""
@@ -142,7 +146,9 @@ class Paginator:
         self.stopped_at_max_pages = url
         logger.warning(
             "max_pages (%d) reached with more pages to go: this sync is incomplete; the next sync continues from %s",
-            self._settings.max_pages, url)
+            self._settings.max_pages,
+            url,
+        )
         return True
 
     def _guard(self, url: URL, came_from: URL | None) -> None:
@@ -151,12 +157,14 @@ class Paginator:
         if not same_origin(url, self._origin):
             raise PaginationError(
                 f"refusing to follow links.next to host {url.host}:{url.port}: it is not the origin of base_url "
-                f"({self._origin}), and the API key must not be sent there", resume_url=resume)
+                f"({self._origin}), and the API key must not be sent there",
+                resume_url=resume,
+            )
         identity = _identity(url)
         if identity in self._visited:
             raise PaginationError(
-                f"pagination loop: links.next points back to {url}, which this sync already fetched",
-                resume_url=resume)
+                f"pagination loop: links.next points back to {url}, which this sync already fetched", resume_url=resume
+            )
         self._visited.add(identity)
 
 

@@ -83,7 +83,9 @@ class SyncProgress:
         ]
         if extract is not None:
             requests = extract.requests
-            lines.append(f"  requests: {requests.requests:,} ({requests.retries:,} retries, "
-                         f"{requests.bytes_received / 1e6:,.1f} MB)")
+            lines.append(
+                f"  requests: {requests.requests:,} ({requests.retries:,} retries, "
+                f"{requests.bytes_received / 1e6:,.1f} MB)"
+            )
         lines.append(f"  elapsed:  {_duration(self.elapsed)} ({self.rows_this_run / self.elapsed:,.0f} rows/s)")
         return "\n".join(lines)

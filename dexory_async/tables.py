@@ -25,8 +25,12 @@ def table_definitions() -> list[dict[str, Any]]:
     """What `schema()` returns. The child table has no primary key: Fivetran keys it by `_fivetran_id`, a hash of
     all its columns, so two identical objects of a location stay two rows (their `object_index` differs)."""
     locations = {**_KEY_COLUMNS, **dict.fromkeys(_LOCATION_TEXT, "STRING"), **dict.fromkeys(LOCATION_NUMBERS, "DOUBLE")}
-    objects = {**_KEY_COLUMNS, OBJECT_INDEX: "INT", **dict.fromkeys(_OBJECT_TEXT, "STRING"),
-               **dict.fromkeys(OBJECT_NUMBERS, "DOUBLE")}
+    objects = {
+        **_KEY_COLUMNS,
+        OBJECT_INDEX: "INT",
+        **dict.fromkeys(_OBJECT_TEXT, "STRING"),
+        **dict.fromkeys(OBJECT_NUMBERS, "DOUBLE"),
+    }
     return [
         {"table": LOCATIONS, "primary_key": list(KEY_FIELDS), "columns": locations},
         {"table": OBJECTS, "columns": objects},

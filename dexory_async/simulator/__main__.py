@@ -25,16 +25,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pagination", choices=(NUMBERED, CURSOR), default=NUMBERED)
     parser.add_argument("--no-last-link", action="store_true", help="numbered pages without links.last")
     parser.add_argument("--rate-limit", type=float, default=None, metavar="RPS", help="429 above RPS requests/s")
-    parser.add_argument("--fault", action="append", default=[], metavar="PAGE:KIND[=VALUE][@ATTEMPTS]",
-                        help="inject a fault (repeatable), e.g. 3:status=503@1-2; see faults.py")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="PAGE:KIND[=VALUE][@ATTEMPTS]",
+        help="inject a fault (repeatable), e.g. 3:status=503@1-2; see faults.py",
+    )
     return parser.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> None:
     config = SimulatorConfig(
-        locations=args.locations, seed=args.seed, site=args.site, api_key=args.api_key,
-        pagination=args.pagination, include_last=not args.no_last_link, latency_ms=args.latency_ms,
-        jitter_ms=args.jitter_ms, rate_limit=args.rate_limit, faults=FaultPlan.parse(args.fault),
+        locations=args.locations,
+        seed=args.seed,
+        site=args.site,
+        api_key=args.api_key,
+        pagination=args.pagination,
+        include_last=not args.no_last_link,
+        latency_ms=args.latency_ms,
+        jitter_ms=args.jitter_ms,
+        rate_limit=args.rate_limit,
+        faults=FaultPlan.parse(args.fault),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -25,8 +25,15 @@ _STATUSES = (
     ("info", "obstructed", "Scan obstructed; Ñandú pallet in the way"),
 )
 _CLIENTS = ("ACME Logistics", "Nordwind GmbH", "Café Olé S.A.", "東京物流", None)
-_DESCRIPTIONS = ("Carton of 12 water bottles", "Pallet — mixed SKUs", "Éclairs surgelés x24", "Ersatzteile Größe M",
-                 "Ketchup 500 ml", "ボールベアリング", "Drill bits (set of 8)")
+_DESCRIPTIONS = (
+    "Carton of 12 water bottles",
+    "Pallet — mixed SKUs",
+    "Éclairs surgelés x24",
+    "Ersatzteile Größe M",
+    "Ketchup 500 ml",
+    "ボールベアリング",
+    "Drill bits (set of 8)",
+)
 
 
 @dataclass(frozen=True)
@@ -59,8 +66,11 @@ def location(seed: int, index: int) -> dict[str, Any]:
         "status_type": status_type,
         "message": None if message is None else message.format(n=rng.randrange(1, 50)),
         "image_url": f"https://images.example.invalid/scans/{seed}/{index}.jpg",
-        "zoning": {"zone": f"Z{rng.randrange(1, 9)}", "temperature": rng.choice(("ambient", "chilled", "frozen")),
-                   "hazmat": rng.random() < 0.02},
+        "zoning": {
+            "zone": f"Z{rng.randrange(1, 9)}",
+            "temperature": rng.choice(("ambient", "chilled", "frozen")),
+            "hazmat": rng.random() < 0.02,
+        },
         "scanned_markers": [f"MK{rng.randrange(10**6):06d}" for _ in range(rng.randrange(0, 3))],
         "expected_inventory_objects": objects,
     }

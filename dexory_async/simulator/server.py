@@ -37,8 +37,13 @@ DEFAULT_PAGE_SIZE = 100
 PAGE_CACHE_ENTRIES = 512
 # What a `malformed` fault adds to a page beyond the skipped records: two valid locations and one valid object.
 MALFORMED_EXTRA = data.GroundTruth(locations=2, objects=1)
-MALFORMED_SKIPS = {"location_not_an_object": 1, "location_missing_key_field": 1, "location_bad_scan_date": 1,
-                   "objects_not_a_list": 1, "object_not_an_object": 2}
+MALFORMED_SKIPS = {
+    "location_not_an_object": 1,
+    "location_missing_key_field": 1,
+    "location_bad_scan_date": 1,
+    "objects_not_a_list": 1,
+    "object_not_an_object": 2,
+}
 
 
 @dataclass
@@ -123,8 +128,9 @@ class Simulator:
         """The rows a correct sync lands, including what `malformed` faults add to pages that exist."""
         truth = data.ground_truth(self.config.seed, self.config.locations)
         extra = sum(1 for fault in self.config.faults.faults if fault.kind == faults.MALFORMED)
-        return data.GroundTruth(truth.locations + extra * MALFORMED_EXTRA.locations,
-                                truth.objects + extra * MALFORMED_EXTRA.objects)
+        return data.GroundTruth(
+            truth.locations + extra * MALFORMED_EXTRA.locations, truth.objects + extra * MALFORMED_EXTRA.objects
+        )
 
     async def start(self) -> None:
         app = web.Application()
@@ -160,13 +166,26 @@ class Simulator:
         finally:
             self.in_flight -= 1
             query = {k: ("***" if k == "api_key" else v) for k, v in request.query.items()}
-            self.requests.append(RequestRecord(arrived, time.monotonic(), request.path, query,
-                                               "api_key" in request.query, outcome.page, outcome.status,
-                                               outcome.fault))
+            self.requests.append(
+                RequestRecord(
+                    arrived,
+                    time.monotonic(),
+                    request.path,
+                    query,
+                    "api_key" in request.query,
+                    outcome.page,
+                    outcome.status,
+                    outcome.fault,
+                )
+            )
 
     async def _stats(self, request: web.Request) -> web.Response:
-        stats = {"requests": len(self.requests), "in_flight": self.in_flight, "max_in_flight": self.max_in_flight,
-                 "faults_injected": dict(self.config.faults.injected)}
+        stats = {
+            "requests": len(self.requests),
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+            "faults_injected": dict(self.config.faults.injected),
+        }
         return web.Response(body=orjson.dumps(stats), content_type="application/json")
 
     async def _answer(self, request: web.Request, outcome: _Outcome) -> web.StreamResponse:
@@ -232,8 +251,9 @@ class Simulator:
             return web.Response(body=body[: len(body) // 2], content_type="application/json")
         if fault.kind == faults.NOT_JSON:
             return web.Response(text="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
-        return web.Response(body=orjson.dumps({"data": {"unexpected": True}, "links": {}}),
-                            content_type="application/json")
+        return web.Response(
+            body=orjson.dumps({"data": {"unexpected": True}, "links": {}}), content_type="application/json"
+        )
 
     def _body(self, target: _PageRequest, customer: str | None, content: list[Fault]) -> bytes:
         key = (target.offset, target.size, target.cursor)
@@ -269,8 +289,15 @@ class Simulator:
             links["last"] = self._link(customer, number=last, size=size)
         return links
 
-    def _link(self, customer: str | None, *, number: int = 1, size: int = DEFAULT_PAGE_SIZE,
-              cursor: tuple[int, int] | None = None, base: str | None = None) -> str:
+    def _link(
+        self,
+        customer: str | None,
+        *,
+        number: int = 1,
+        size: int = DEFAULT_PAGE_SIZE,
+        cursor: tuple[int, int] | None = None,
+        base: str | None = None,
+    ) -> str:
         query: dict[str, str] = {"site": self.config.site}
         if customer is not None:
             query["customer"] = customer
@@ -282,8 +309,9 @@ class Simulator:
         return str(URL(base or self.base_url).with_path(LOCATIONS_PATH).with_query(query))
 
 
-def _apply_content_fault(fault: Fault, target: _PageRequest, items: list[Any], links: dict[str, Any],
-                         link: Any) -> None:
+def _apply_content_fault(
+    fault: Fault, target: _PageRequest, items: list[Any], links: dict[str, Any], link: Any
+) -> None:
     if fault.kind == faults.MALFORMED:
         items.extend(_malformed_records(target.number))
     elif fault.kind == faults.NEXT_ORIGIN:
