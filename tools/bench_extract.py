@@ -1,0 +1,132 @@
+"""One extractor measurement in a fresh process, for `tools.bench`: the process's peak RSS is then this run's alone.
+
+`python -m tools.bench_extract extract --base-url URL --concurrency N` runs the real extractor (fetch + parse +
+flatten) against a running simulator with an `emit` that only counts; `... memory --base-url URL` fetches the same page
+bodies first (untimed) and then times `orjson.loads` + `flatten_locations` on them from memory, the most the
+extractor's CPU work allows. Either prints one JSON line: a `Tally`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import resource
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from dexory_async.config import Settings
+from dexory_async.extractor import FlatPage, extract
+from dexory_async.flatten import flatten_locations
+from dexory_async.links import first_page_url, resolve_link, with_key
+
+
+@dataclass
+class Tally:
+    """What one measurement did and how long it took; `peak_rss_mb` covers the whole process (MiB)."""
+
+    pages: int = 0
+    locations: int = 0
+    objects: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+
+    def count(self, locations: int, objects: int, size: int) -> None:
+        self.pages += 1
+        self.locations += locations
+        self.objects += objects
+        self.bytes += size
+
+
+def peak_rss_mb() -> float:
+    """This process's own high-water RSS, in MiB.
+
+    Linux's `ru_maxrss` is carried across exec from the process that forked us: started by a parent bigger than us
+    (the benchmark, with DuckDB loaded), every run reports the parent's peak instead. `VmHWM` belongs to this
+    process image alone; `ru_maxrss` is only the fallback where /proc is missing.
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) / 1024 if match else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    """The connector's default settings, except where the benchmark varies them."""
+    overrides = {} if args.concurrency is None else {"concurrency": args.concurrency}
+    return Settings(
+        site_name=args.site, site_api_key=args.api_key, base_url=args.base_url, page_size=args.page_size, **overrides
+    )
+
+
+async def run_extractor(settings: Settings) -> Tally:
+    """The whole extraction, timed from opening the session to the last page counted; nothing is kept."""
+    tally = Tally()
+
+    async def emit(page: FlatPage) -> None:
+        tally.count(len(page.locations), len(page.objects), page.size_bytes)
+
+    started = time.perf_counter()
+    await extract(settings, first_page_url(settings), emit)
+    tally.seconds = time.perf_counter() - started
+    return tally
+
+
+async def fetch_bodies(settings: Settings) -> list[bytes]:
+    """Every page body of the site, following `links.next` as the API gives it."""
+    bodies: list[bytes] = []
+    url: URL | None = first_page_url(settings)
+    async with aiohttp.ClientSession() as session:
+        while url is not None:
+            async with session.get(with_key(url, settings.site_api_key)) as response:
+                response.raise_for_status()
+                body = await response.read()
+            bodies.append(body)
+            url = resolve_link(url, orjson.loads(body).get("links", {}).get("next"))
+    return bodies
+
+
+def parse_from_memory(bodies: list[bytes]) -> Tally:
+    """Parse and flatten bodies already in memory: the extractor's work without the network and the event loop."""
+    tally = Tally()
+    started = time.perf_counter()
+    for body in bodies:
+        rows = flatten_locations(orjson.loads(body)["data"])
+        tally.count(len(rows.locations), len(rows.objects), len(body))
+    tally.seconds = time.perf_counter() - started
+    return tally
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_extract", description=__doc__)
+    parser.add_argument("mode", choices=("extract", "memory"))
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--site", default="demo-site")
+    parser.add_argument("--api-key", default="demo-key")
+    parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=None, help="default: the connector's default")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    settings = settings_for(args)
+    if args.mode == "extract":
+        tally = asyncio.run(run_extractor(settings))
+    else:
+        tally = parse_from_memory(asyncio.run(fetch_bodies(settings)))
+    tally.peak_rss_mb = peak_rss_mb()
+    print(json.dumps(asdict(tally)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
