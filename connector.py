@@ -17,9 +17,17 @@ from fivetran_connector_sdk import Logging as log
 from fivetran_connector_sdk import Operations as op
 
 from dexory_async.bridge import ExtractorThread
-from dexory_async.config import DEFAULT_BASE_URL, ConfigurationError, Settings, parse_settings
+from dexory_async.config import (
+    DEFAULT_BASE_URL,
+    ConfigurationError,
+    Settings,
+    default_of,
+    expected_form,
+    parse_settings,
+)
 from dexory_async.errors import PaginationError
 from dexory_async.extractor import FlatPage
+from dexory_async.gc_policy import fewer_gc_passes
 from dexory_async.probe import check_connection
 from dexory_async.progress import SyncProgress
 from dexory_async.redaction import redact
@@ -33,34 +41,14 @@ def schema(configuration: dict[str, Any]) -> list[dict[str, Any]]:
     return table_definitions()
 
 
-_TUNING = (  # key, label, default, description
-    ("page_size", "Page size", "1000", "Locations per request (page[size]), 1 to 10000."),
-    (
-        "concurrency",
-        "Concurrency",
-        "4",
-        "Most pages in flight at once; 1 fetches serially. Lowered automatically on 429.",
-    ),
-    ("max_pages", "Maximum pages per sync", "100000", "Safety stop; the next sync continues where it stopped."),
-    (
-        "max_retries",
-        "Maximum retries",
-        "3",
-        "Retries of a failed request (timeouts, 429, 5xx) after the first attempt.",
-    ),
-    (
-        "base_retry_delay",
-        "Base retry delay (s)",
-        "2",
-        "Wait before retry n is this times 2^n, or the server's Retry-After when longer.",
-    ),
-    ("request_timeout_seconds", "Request timeout (s)", "30", "Per request."),
-    (
-        "checkpoint_every_pages",
-        "Checkpoint every N pages",
-        "10",
-        "How often progress is saved so an interrupted sync resumes.",
-    ),
+_TUNING = (  # key, label, what it does; the expected form and the default come from dexory_async.config
+    ("page_size", "Page size", "Locations per request (page[size])."),
+    ("concurrency", "Concurrency", "Most pages in flight at once; 1 fetches serially. Lowered automatically on 429."),
+    ("max_pages", "Maximum pages per sync", "Safety stop; the next sync continues where it stopped."),
+    ("max_retries", "Maximum retries", "Retries of a failed request (timeouts, 429, 5xx) after the first attempt."),
+    ("base_retry_delay", "Base retry delay", "Retry n waits this times 2^n, or the server's Retry-After if longer."),
+    ("request_timeout_seconds", "Request timeout", "Per request."),
+    ("checkpoint_every_pages", "Checkpoint every N pages", "How often progress is saved for a resume."),
 )
 
 
@@ -93,10 +81,10 @@ def configuration_form() -> ConfigurationForm:
             "customer", "Customer", description="Optional customer filter, sent as the `customer` parameter."
         )
     )
-    for key, label, default, description in _TUNING:
-        form.add_field(
-            form_field.TextField(key, label, placeholder=default, description=f"{description} Default {default}.")
-        )
+    for key, label, purpose in _TUNING:
+        default = f"{default_of(key):g}"
+        description = f"{purpose} {expected_form(key).capitalize()}; default {default}."
+        form.add_field(form_field.TextField(key, label, placeholder=default, description=description))
     form.add_test(label="Fetch one location with this site and key", func=connection_test)
     return form
 
@@ -112,7 +100,7 @@ def connection_test(configuration: dict[str, Any]) -> Any:
 
 
 def update(configuration: dict[str, Any], state: dict[str, Any]) -> None:
-    with library_logs_to_fivetran(str(configuration.get("site_api_key") or "")):
+    with library_logs_to_fivetran(str(configuration.get("site_api_key") or "")), fewer_gc_passes():
         settings = parse_settings(configuration)
         Sync(settings, state).run()
 
@@ -179,8 +167,7 @@ class Sync:
                 raise
         summary = extractor.summary
         if summary is not None and summary.stopped_at_max_pages is not None:
-            self.cursor = summary.stopped_at_max_pages
-            op.checkpoint(checkpoint_state(self.cursor, self.progress.state_counts()))
+            self._checkpoint(summary.stopped_at_max_pages)
             log.warning(
                 f"stopped after max_pages={self.settings.max_pages}: the sync is incomplete; "
                 "the next sync continues where this one stopped"

@@ -100,6 +100,15 @@ _RULES: dict[str, _Rule] = {
 _REQUIRED = ("site_name", "site_api_key")
 
 
+def expected_form(key: str) -> str:
+    """How a key's value must look, as the validation errors say it (for the setup form's help text)."""
+    return _RULES[key].expected
+
+
+def default_of(key: str) -> Any:
+    return next(f.default for f in fields(Settings) if f.name == key)
+
+
 def parse_settings(configuration: Mapping[str, Any]) -> Settings:
     """Validate `configuration` and build Settings, or raise ConfigurationError naming every bad key."""
     if not isinstance(configuration, Mapping):

@@ -62,8 +62,9 @@ def _flatten_location(position: int, location: Any, rows: FlatRows) -> None:
         rows.skipped.append(Skip(SKIP_LOCATION_BAD_SCAN_DATE, detail))
         return
 
-    row = {key: _cell(value) for key, value in location.items() if key != OBJECTS_FIELD}
-    _check_numbers(row, LOCATION_NUMBERS, f"location {location['name']!r}", rows.skipped)
+    row = {key: _json(value) if type(value) in _NESTED else value for key, value in location.items()}
+    row.pop(OBJECTS_FIELD, None)
+    _check_numbers(row, LOCATION_NUMBERS, location["name"], None, rows.skipped)
     for key in KEY_FIELDS[:-1]:  # key columns are strings, whatever JSON type the API used
         if not isinstance(row[key], str):
             row[key] = orjson.dumps(row[key]).decode()
@@ -84,30 +85,33 @@ def _flatten_location(position: int, location: Any, rows: FlatRows) -> None:
             rows.skipped.append(Skip(SKIP_OBJECT_NOT_OBJECT, detail))
             continue
         row = _object_row(parent, index, item)
-        _check_numbers(row, OBJECT_NUMBERS, f"location {location['name']!r} object {index}", rows.skipped)
+        _check_numbers(row, OBJECT_NUMBERS, location["name"], index, rows.skipped)
         rows.objects.append(row)
 
 
 def _object_row(parent: Row, index: int, item: dict[str, Any]) -> Row:
     """The object's own fields plus its parent's key and position; a field named like a parent column is prefixed."""
-    row = dict(parent)
-    row[OBJECT_INDEX] = index
+    row = {**parent, OBJECT_INDEX: index}
+    if _RESERVED_OBJECT_COLUMNS.isdisjoint(item):  # the usual case, kept fast
+        row.update({key: _json(value) if type(value) in _NESTED else value for key, value in item.items()})
+        return row
     for key, value in item.items():
         column = key
         while column in _RESERVED_OBJECT_COLUMNS or (column != key and column in item):
             column = "object_" + column
-        row[column] = _cell(value)
+        row[column] = _json(value) if type(value) in _NESTED else value
     return row
 
 
-def _check_numbers(row: Row, columns: frozenset[str], where: str, skipped: list[Skip]) -> None:
+def _check_numbers(row: Row, columns: frozenset[str], name: Any, index: int | None, skipped: list[Skip]) -> None:
     """A declared DOUBLE column must get a number: anything else would fail the whole sync in the SDK."""
-    for column in columns.intersection(row):
-        value = row[column]
-        if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+    for column in columns:
+        value = row.get(column)
+        if value is None or type(value) in (int, float):
             continue
         row[column] = _parse_number(value)
         if row[column] is None:
+            where = f"location {name!r}" + ("" if index is None else f" object {index}")
             skipped.append(Skip(NULLED_NOT_A_NUMBER, f"{where}: {column}={value!r} is not a number; left null"))
 
 
@@ -122,11 +126,12 @@ def _parse_number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _cell(value: Any) -> Any:
+_NESTED = (dict, list)
+
+
+def _json(value: dict[str, Any] | list[Any]) -> str:
     """Nested values become compact JSON with sorted keys, so equal values always give equal strings."""
-    if isinstance(value, (dict, list)):
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    return value
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def normalise_timestamp(value: Any) -> str | None:

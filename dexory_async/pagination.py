@@ -51,8 +51,9 @@ class Paginator:
         self._start_url = start_url
         self._visited: set[tuple[Any, ...]] = set()
         self._emitted = 0
+        self._total: int | None = None
         self._prefetch_enabled = settings.concurrency > 1
-        self._serial_from: URL | None = None
+        self._resume: tuple[URL | None, URL | None] = (None, None)  # (last page, its next link) after prefetching
         self.stopped_at_max_pages: URL | None = None  # the next page's URL when max_pages cut the sync short
 
     async def pages(self) -> AsyncIterator[Page]:
@@ -62,77 +63,70 @@ class Paginator:
             if self._at_max_pages(url):
                 return
             self._guard(url, came_from)
-            page = self._page(await self._client.fetch(url))
-            yield page
-            came_from, url = page.url, page.next_url
-            template = self._numbered_template(page)
-            if template is not None:
-                ahead = self._prefetch(template, page_number(template) or 0, page.total_pages)
-                async with aclosing(ahead):
-                    async for page in ahead:
+            if self._prefetch_enabled and page_number(url) is not None:  # a numbered link from the API itself
+                run = self._prefetch(url)
+                async with aclosing(run):
+                    async for page in run:
                         yield page
-                came_from, url = page.url, self._serial_from
+                came_from, url = self._resume
+            else:
+                page = self._page(await self._client.fetch(url))
+                yield page
+                came_from, url = page.url, page.next_url
 
-    async def _prefetch(self, template: URL, first: int, total: int | None) -> AsyncIterator[Page]:
-        """Pages `first`, `first+1`, ... with up to `concurrency` requests ahead; sets `_serial_from` when done."""
+    async def _prefetch(self, first_url: URL) -> AsyncIterator[Page]:
+        """Pages from the numbered link `first_url` on, deriving the next ones' URLs and keeping up to `concurrency`
+        requests in flight. Every page's links.next must confirm the derived URL; when one does not (the links
+        changed mid-sync) the rest are dropped and `_resume` says where to follow the links from."""
+        first = page_number(first_url) or 1
         window: _Window = {}
         number = first
         try:
+            self._fill(window, first_url, first, number)
             while True:
-                url = with_page_number(template, number)
-                if self._at_max_pages(url):
-                    self._serial_from = None
-                    return
-                self._fill(window, template, number, total)
-                self._visited.add(_identity(url))
                 page = self._page(await window.pop(number))
+                self._fill(window, first_url, first, number + 1)  # refill before the page is handed on
                 yield page
-                expected = with_page_number(template, number + 1)
+                expected = with_page_number(first_url, number + 1)
                 if page.next_url is None or _identity(page.next_url) != _identity(expected):
-                    if page.next_url is not None:
-                        logger.warning(
-                            "page %d's links.next is not the numbered page %d the connector expected; "
-                            "following the links one by one from here",
-                            page.sequence,
-                            number + 1,
-                        )
-                        self._prefetch_enabled = False
-                    self._serial_from = page.next_url
+                    self._stop_prefetching(page)
                     return
+                if self._at_max_pages(expected):
+                    self._resume = (page.url, None)
+                    return
+                self._visited.add(_identity(expected))
                 number += 1
         finally:
             await _discard(window)
 
-    def _fill(self, window: _Window, template: URL, number: int, total: int | None) -> None:
-        last = number + self._settings.concurrency - 1
-        last = min(last, number + self._settings.max_pages - self._emitted - 1)
-        if total is not None:
-            last = min(last, max(total, number))
-        for ahead in range(number, last + 1):
-            if ahead not in window:
-                window[ahead] = asyncio.create_task(self._client.fetch(with_page_number(template, ahead)))
+    def _fill(self, window: _Window, first_url: URL, first: int, start: int) -> None:
+        """Requests for pages `start` .. `start + concurrency - 1`, within max_pages and links.last."""
+        last = start + self._settings.concurrency - 1
+        last = min(last, start + self._settings.max_pages - self._emitted - 1)
+        if self._total is not None:
+            last = min(last, max(self._total, start))
+        for number in range(start, last + 1):
+            if number not in window:
+                url = first_url if number == first else with_page_number(first_url, number)
+                window[number] = asyncio.create_task(self._client.fetch(url))
+
+    def _stop_prefetching(self, page: Page) -> None:
+        self._resume = (page.url, page.next_url)
+        if page.next_url is not None:
+            self._prefetch_enabled = False
+            logger.warning(
+                "page %d's links.next is not the numbered page the connector expected; "
+                "following the links one by one from here",
+                page.sequence,
+            )
 
     def _page(self, fetched: FetchedPage) -> Page:
         self._emitted += 1
         next_url = resolve_link(fetched.url, fetched.next_link)
-        return Page(
-            self._emitted, fetched.url, next_url, self._total_pages(fetched), fetched.locations, fetched.size_bytes
-        )
-
-    def _numbered_template(self, page: Page) -> URL | None:
-        """page.next_url when it is the numbered successor of page.url and prefetching is allowed."""
-        following = page.next_url
-        if not self._prefetch_enabled or following is None:
-            return None
-        number = page_number(following)
-        if number is None or number != (page_number(page.url) or 1) + 1:
-            return None
-        if _identity(following, ignore_number=True) != _identity(page.url, ignore_number=True):
-            return None
-        if not same_origin(following, self._origin):
-            return None
-        self._guard(following, page.url)
-        return following
+        total = self._total_pages(fetched)
+        if total is not None:
+            self._total = total
+        return Page(self._emitted, fetched.url, next_url, total, fetched.locations, fetched.size_bytes)
 
     def _total_pages(self, fetched: FetchedPage) -> int | None:
         last = resolve_link(fetched.url, fetched.last_link)

@@ -71,6 +71,7 @@ async def test_cursor_links_are_followed_serially() -> None:
     assert simulator.max_in_flight == 1
     assert all("cursor=" in page.url for page in pages[1:])
     assert pages[0].total_pages is None
+    assert len(simulator.requests) == len(pages)  # nothing guessed, nothing wasted
 
 
 async def test_without_last_link_pages_past_the_end_are_discarded() -> None:

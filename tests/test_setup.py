@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import zipfile
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import connector
+from dexory_async.config import Settings
 from dexory_async.simulator import FaultPlan, SimulatorConfig, serve_in_thread
 from tests.conftest import TEST_KEY, configuration_for
 from tools.fivetran_cli import run_cli, stage_project, write_configuration
@@ -24,19 +26,7 @@ def unused_port() -> int:
 def test_form_offers_every_setting_with_the_key_masked() -> None:
     form = connector.configuration_form().to_response()
     fields = {field.name: field for field in form.fields}
-    assert list(fields) == [
-        "site_name",
-        "site_api_key",
-        "base_url",
-        "customer",
-        "page_size",
-        "concurrency",
-        "max_pages",
-        "max_retries",
-        "base_retry_delay",
-        "request_timeout_seconds",
-        "checkpoint_every_pages",
-    ]
+    assert list(fields) == [setting.name for setting in dataclasses.fields(Settings)]  # every setting, in order
     assert fields["site_api_key"].text_field == 1  # password: masked in the UI, encrypted at rest
     assert fields["site_name"].required and fields["site_api_key"].required
     assert all(field.description for field in form.fields)

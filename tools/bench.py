@@ -67,6 +67,8 @@ class BenchError(RuntimeError):
 
 @dataclass(frozen=True)
 class Options:
+    latency_site: int
+    sync_site: int
     small_site: int
     large_site: int
     latency_ms: float
@@ -76,8 +78,10 @@ class Options:
     output: Path
 
 
-FULL = {"small_site": 20_000, "large_site": 200_000, "repeat": 3}
-QUICK = {"small_site": 4_000, "large_site": 40_000, "repeat": 1}
+# The latency comparison needs a large site: the first page is always fetched alone (prefetching starts from the
+# API's first numbered link), which caps the speed-up at pages / (1 + (pages - 1) / concurrency).
+FULL = {"latency_site": 100_000, "sync_site": 30_000, "small_site": 20_000, "large_site": 200_000, "repeat": 3}
+QUICK = {"latency_site": 8_000, "sync_site": 4_000, "small_site": 4_000, "large_site": 40_000, "repeat": 1}
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -90,7 +94,13 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help=f"smoke run: sites of {QUICK['small_site']:,} and {QUICK['large_site']:,} locations, one repeat "
         "(too few pages for the targets to mean much)",
     )
-    parser.add_argument("--small-site", type=int, help=f"locations in sections 1-3 (default {FULL['small_site']:,})")
+    parser.add_argument(
+        "--latency-site", type=int, help=f"locations, extractor at latency (default {FULL['latency_site']:,})"
+    )
+    parser.add_argument("--sync-site", type=int, help=f"locations, end to end (default {FULL['sync_site']:,})")
+    parser.add_argument(
+        "--small-site", type=int, help=f"locations, extractor at 0 ms and RSS (default {FULL['small_site']:,})"
+    )
     parser.add_argument("--large-site", type=int, help=f"locations, RSS comparison (default {FULL['large_site']:,})")
     parser.add_argument("--latency-ms", type=float, default=300.0, help="simulator latency per page (default 300)")
     parser.add_argument("--page-size", type=int, default=1000, help="locations per page (default 1000)")
@@ -100,6 +110,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
     args = parser.parse_args(argv)
     preset = QUICK if args.quick else FULL
     options = Options(
+        latency_site=args.latency_site or preset["latency_site"],
+        sync_site=args.sync_site or preset["sync_site"],
         small_site=args.small_site or preset["small_site"],
         large_site=args.large_site or preset["large_site"],
         latency_ms=args.latency_ms,
@@ -108,7 +120,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         repeat=args.repeat or preset["repeat"],
         output=args.output,
     )
-    if min(options.small_site, options.large_site, options.page_size, options.repeat) < 1 or options.latency_ms < 0:
+    sizes = (options.latency_site, options.sync_site, options.small_site, options.large_site)
+    if min(*sizes, options.page_size, options.repeat) < 1 or options.latency_ms < 0:
         parser.error("site sizes, page size and repeat must be at least 1, and the latency not negative")
     return options
 
@@ -282,7 +295,7 @@ CEILING_CONNECTOR = Template('''\
 """Emit-only ceiling for `make bench`: the rows a sync of the simulator lands, upserted with no network.
 
 The rows are flattened at import, outside the timed part (`calling update()` to `SYNC SUCCEEDED`); `update()` upserts
-them page by page with the real connector's schema, order and checkpoint cadence.
+them page by page with the real connector's schema, order, checkpoint cadence and garbage-collector settings.
 """
 
 from fivetran_connector_sdk import Connector
@@ -290,6 +303,7 @@ from fivetran_connector_sdk import Operations as op
 
 from dexory_async.config import parse_settings
 from dexory_async.flatten import flatten_locations
+from dexory_async.gc_policy import fewer_gc_passes
 from dexory_async.links import first_page_url, with_page_number
 from dexory_async.simulator.data import locations
 from dexory_async.state import checkpoint_state, finished_state
@@ -307,7 +321,11 @@ def schema(configuration):
 
 
 def update(configuration, state):
-    settings = parse_settings(configuration)
+    with fewer_gc_passes():
+        upsert_all(parse_settings(configuration))
+
+
+def upsert_all(settings):
     first = first_page_url(settings)
     counts = {"pages": 0, "locations": 0, "objects": 0}
     upsert = op.upsert
@@ -454,13 +472,18 @@ def progress(title: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {title}", file=sys.stderr, flush=True)
 
 
-def latency_sections(options: Options, truth: GroundTruth, report: Report) -> None:
+def latency_sections(options: Options, report: Report) -> None:
     """Sections 1 and 3 at the given latency: the extractor, then the connector end to end against its ceiling."""
-    with warmed(options.small_site, options.latency_ms, options, truth) as target:
+    progress(f"ground truth of the {options.latency_site:,}-location site")
+    truth = ground_truth(options.seed, options.latency_site)
+    with warmed(options.latency_site, options.latency_ms, options, truth) as target:
         progress(f"extractor at {options.latency_ms:g} ms: serial and default, {options.repeat} turn(s)")
         serial, default = interleaved(
             options.repeat, partial(extractor_run, target, options, 1), partial(extractor_run, target, options, None)
         )
+    progress(f"ground truth of the {options.sync_site:,}-location site")
+    truth = ground_truth(options.seed, options.sync_site)
+    with warmed(options.sync_site, options.latency_ms, options, truth) as target:
         progress(f"end to end at {options.latency_ms:g} ms: serial, default and ceiling, {options.repeat} turn(s)")
         sync_serial, sync_default, ceiling = interleaved(
             options.repeat,
@@ -540,10 +563,9 @@ def rss_section(options: Options, small: Run, report: Report) -> None:
 
 def run_all(options: Options) -> Report:
     report = Report()
+    latency_sections(options, report)
     progress(f"ground truth of the {options.small_site:,}-location site")
-    truth = ground_truth(options.seed, options.small_site)
-    latency_sections(options, truth, report)
-    small = zero_latency_sections(options, truth, report)
+    small = zero_latency_sections(options, ground_truth(options.seed, options.small_site), report)
     rss_section(options, small, report)
     return report
 
