@@ -190,8 +190,8 @@ class Sync:
         if self.progress.pages_this_run % PROGRESS_EVERY_PAGES == 0:
             log.info(self.progress.progress_line())
 
-    def _checkpoint(self, cursor: str) -> None:
-        op.checkpoint(checkpoint_state(cursor, self.progress.state_counts()))
+    def _checkpoint(self, cursor: str, *, without_last_page: bool = False) -> None:
+        op.checkpoint(checkpoint_state(cursor, self.progress.state_counts(without_last_page=without_last_page)))
         self._unsaved_pages = 0
 
     def _save_on_failure(self, error: Exception) -> None:
@@ -201,7 +201,7 @@ class Sync:
         if cursor is None or not (refused_link or self._unsaved_pages):
             return
         try:
-            self._checkpoint(cursor)
+            self._checkpoint(cursor, without_last_page=refused_link)  # a refused link's page is read again
             log.warning(f"sync failed after {self.progress.pages:,} pages; progress saved, the next sync resumes")
         except Exception as checkpoint_error:  # the original failure is the one to report
             log.warning(f"could not save progress after the failure: {checkpoint_error}")

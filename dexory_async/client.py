@@ -85,29 +85,35 @@ class DexoryClient:
             raise RetriesExhausted(message, last_error=error) from None
 
     async def _fetch_once(self, url: URL) -> FetchedPage:
-        key = self._settings.site_api_key
         failure: TransientError | None = None
         async with self._throttle.slot():
             self.counters.requests += 1
             try:
-                async with self._session.get(with_key(url, key), allow_redirects=False) as response:
+                async with self._session.get(self._with_key(url), allow_redirects=False) as response:
                     body = await response.read()
                     status = response.status
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
             except (TimeoutError, aiohttp.ClientError) as error:
                 cause = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-                failure = TransientError(redact(cause, key))
+                failure = TransientError(self._redact(cause), timed_out=isinstance(error, TimeoutError))
         if failure is not None:
             # Raised outside the `except` block, so aiohttp's error is not chained to it as __context__: its message
             # can hold the URL with the key (ConnectionTimeoutError's does).
             raise failure
         self.counters.bytes_received += len(body)
         if status != 200:
-            excerpt = redact(body[:BODY_EXCERPT_CHARS].decode("utf-8", "replace"), key)
+            excerpt = self._redact(body[:BODY_EXCERPT_CHARS].decode("utf-8", "replace"))
             raise error_for_status(status, self._settings.site_name, excerpt, retry_after)
         page = parse_page(url, body)
         self._throttle.succeeded()
         return page
+
+    def _with_key(self, url: URL) -> URL:
+        # The key is never bound to a local name: a crash report prints the locals of the failing frames.
+        return with_key(url, self._settings.site_api_key)
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._settings.site_api_key)
 
     def _on_backoff(self, details: dict[str, Any]) -> None:
         error: TransientError = details["exception"]  # type: ignore[typeddict-item]

@@ -78,7 +78,9 @@ def _seconds(low: float, high: float, *, low_inclusive: bool) -> _Rule:
 
 def _parse_base_url(raw: str) -> str:
     url = URL(raw.rstrip("/"))
-    if url.scheme not in ("http", "https") or not url.host or url.query_string or url.fragment or url.user:
+    if url.scheme not in ("http", "https") or not url.host or url.query_string or url.fragment:
+        raise ValueError
+    if url.user is not None or url.password is not None:  # credentials would be logged with the URL
         raise ValueError
     return str(url)
 
@@ -121,6 +123,10 @@ def parse_settings(configuration: Mapping[str, Any]) -> Settings:
         if not text:
             if key in _REQUIRED:
                 problems.append(f"{key} is required ({rule.expected})")
+            continue
+        if key == "site_api_key" and text != str(raw):
+            # Not stripped: the key as sent must be exactly the value Fivetran masks in its crash reports.
+            problems.append("site_api_key has spaces or line breaks around it: remove them")
             continue
         try:
             values[key] = rule.parse(text)

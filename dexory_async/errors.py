@@ -22,10 +22,13 @@ class RequestFailed(DexoryError):
 class TransientError(DexoryError):
     """A failure worth retrying; `retry_after` is the server's requested wait, in seconds, if it gave one."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, rate_limited: bool = False) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, rate_limited: bool = False, timed_out: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.rate_limited = rate_limited
+        self.timed_out = timed_out
 
 
 class RetriesExhausted(DexoryError):

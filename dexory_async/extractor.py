@@ -1,4 +1,4 @@
-"""The asyncio side of a sync: fetch pages in order, flatten each, hand it on; plus the tally of what was skipped."""
+"""The asyncio side of a sync: fetch pages in order, flatten each, and hand it on."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ class FlatPage:
 @dataclass
 class ExtractSummary:
     requests: RequestCounters = field(default_factory=RequestCounters)
-    lowest_concurrency: int = 0
+    concurrency: int = 1  # as configured
+    lowest_concurrency: int = 1  # what rate limiting lowered it to, at worst
     stopped_at_max_pages: str | None = None  # next page's URL when max_pages cut the sync short
 
 
@@ -59,4 +60,6 @@ async def extract(settings: Settings, start_url: URL, emit: Callable[[FlatPage],
                     )
                 )
         stopped = paginator.stopped_at_max_pages
-        return ExtractSummary(client.counters, throttle.lowest_limit, None if stopped is None else str(stopped))
+        return ExtractSummary(
+            client.counters, throttle.ceiling, throttle.lowest_limit, None if stopped is None else str(stopped)
+        )

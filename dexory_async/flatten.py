@@ -18,6 +18,7 @@ OBJECTS_FIELD = "expected_inventory_objects"
 _RESERVED_OBJECT_COLUMNS = frozenset((*KEY_FIELDS, OBJECT_INDEX))
 
 Row = dict[str, Any]
+_NESTED = (dict, list)  # values stored as JSON text
 
 
 @dataclass(frozen=True)
@@ -124,9 +125,6 @@ def _parse_number(value: Any) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
-
-
-_NESTED = (dict, list)
 
 
 def _json(value: dict[str, Any] | list[Any]) -> str:

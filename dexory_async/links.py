@@ -6,6 +6,8 @@ line, an exception or a checkpoint never carries it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from yarl import URL
 
 from .config import Settings
@@ -44,6 +46,15 @@ def resolve_link(page_url: URL, link: object) -> URL | None:
     if not url.scheme:  # relative, or scheme-relative (`//host/path`)
         url = page_url.join(url)
     return without_key(url)
+
+
+def link_identity(url: URL, *, ignore_number: bool = False) -> tuple[Any, ...]:
+    """What makes two links the same request, whatever the order of their query parameters. A first page asked for
+    by size alone is page 1, so a link back to `page[number]=1` is recognised as the page the sync started with."""
+    query = [(key, value) for key, value in url.query.items() if not (ignore_number and key == PAGE_NUMBER)]
+    if not ignore_number and PAGE_NUMBER not in url.query and PAGE_SIZE in url.query:
+        query.append((PAGE_NUMBER, "1"))
+    return url.scheme, url.host, url.port, url.path, tuple(sorted(query))
 
 
 def page_number(url: URL) -> int | None:

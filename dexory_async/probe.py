@@ -21,8 +21,8 @@ async def probe(settings: Settings) -> None:
             await DexoryClient(settings, session, Throttle(1)).fetch(url)
         except RetriesExhausted as error:
             cause = str(error.last_error)
-            if not cause or "Timeout" in cause:
-                cause = f"no answer within {settings.request_timeout_seconds:g}s ({cause or 'timeout'})"
+            if error.last_error.timed_out:
+                cause = f"no answer within {settings.request_timeout_seconds:g}s ({cause})"
             raise DexoryError(f"could not reach the Dexory API at {settings.base_url}: {cause}") from None
 
 

@@ -36,16 +36,23 @@ class SyncProgress:
     rows_this_run: int = 0
     total_pages: int | None = None
     started: float = field(default_factory=time.monotonic)
+    _last_page: tuple[int, int, int] = (0, 0, 0)  # pages, locations, objects of the page added last
 
     @classmethod
     def resumed_from(cls, state: Mapping[str, Any]) -> SyncProgress:
         counts = {key: state[key] for key in _STATE_COUNTS if isinstance(state.get(key), int)}
         return cls(**counts)
 
-    def state_counts(self) -> dict[str, int]:
-        return {key: getattr(self, key) for key in _STATE_COUNTS}
+    def state_counts(self, *, without_last_page: bool = False) -> dict[str, int]:
+        """The counts a checkpoint keeps; `without_last_page` when the checkpoint makes the next sync read it again."""
+        counts = {key: getattr(self, key) for key in _STATE_COUNTS}
+        if without_last_page:
+            for key, value in zip(_STATE_COUNTS, self._last_page, strict=True):
+                counts[key] -= value
+        return counts
 
     def add(self, page: FlatPage) -> None:
+        self._last_page = (1, len(page.locations), len(page.objects))
         self.pages += 1
         self.pages_this_run += 1
         self.locations += len(page.locations)
@@ -87,5 +94,7 @@ class SyncProgress:
                 f"  requests: {requests.requests:,} ({requests.retries:,} retries, "
                 f"{requests.bytes_received / 1e6:,.1f} MB)"
             )
+            if extract.lowest_concurrency < extract.concurrency:
+                lines.append(f"  throttled: rate limiting lowered concurrency to {extract.lowest_concurrency} at worst")
         lines.append(f"  elapsed:  {_duration(self.elapsed)} ({self.rows_this_run / self.elapsed:,.0f} rows/s)")
         return "\n".join(lines)

@@ -10,7 +10,7 @@ from typing import Any
 from yarl import URL
 
 from .config import Settings
-from .links import first_page_url, without_key
+from .links import first_page_url, same_origin, without_key
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def start_url(settings: Settings, state: Mapping[str, Any]) -> tuple[URL, bool]:
     if not cursor:
         return first, False
     url = without_key(URL(str(cursor)))
-    same_endpoint = (url.scheme, url.host, url.port, url.path) == (first.scheme, first.host, first.port, first.path)
+    same_endpoint = same_origin(url, first) and url.path == first.path
     same_site = url.query.get("site") == settings.site_name and url.query.get("customer") == settings.customer
     if not (same_endpoint and same_site):
         logger.warning("ignoring the saved cursor: it belongs to another base_url, site or customer; starting over")

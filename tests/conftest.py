@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from dexory_async.config import Settings, parse_settings
 from dexory_async.simulator import Simulator
 
 TEST_KEY = "sk-test-9f8e7d6c5b4a"  # distinctive, so a leak is easy to grep for
+WRONG_KEY = "sk-wrong-5e4d3c2b1a0f"  # configured in the wrong-key scenarios: a secret as much as the right one
 LEAK_MARKERS = ("Unclosed client session", "Unclosed connector", "Task was destroyed", "Task exception was never")
 
 
@@ -31,6 +34,16 @@ def configuration_for(simulator: Simulator, **overrides: Any) -> dict[str, str]:
 
 def settings_for(simulator: Simulator, **overrides: Any) -> Settings:
     return parse_settings(configuration_for(simulator, **overrides))
+
+
+def extractor_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "dexory-extractor"]
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private HOME for the `fivetran` CLI, shared by the tests that run it."""
+    return tmp_path_factory.mktemp("fivetran-home")
 
 
 class _LeakWatch(logging.Handler):

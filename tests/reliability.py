@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from dexory_async.simulator import Simulator
+
 ENV = "RELIABILITY_REPORT"
 COLUMNS = (
     "scenario",
@@ -55,6 +57,11 @@ def record(
 
 def rows(locations: int, objects: int) -> str:
     return f"{locations:,} locations + {objects:,} objects"
+
+
+def truth_rows(simulator: Simulator) -> str:
+    truth = simulator.ground_truth()
+    return rows(truth.locations, truth.objects)
 
 
 def _faults(faults: Mapping[str, int] | str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -13,11 +12,7 @@ from dexory_async.errors import ApiKeyRejected
 from dexory_async.links import first_page_url
 from dexory_async.simulator import SimulatorConfig, serve_in_thread
 from dexory_async.simulator.data import locations as expected_locations
-from tests.conftest import settings_for
-
-
-def extractor_threads() -> list[threading.Thread]:
-    return [thread for thread in threading.enumerate() if thread.name == "dexory-extractor"]
+from tests.conftest import extractor_threads, settings_for
 
 
 def test_pages_cross_in_order_and_the_thread_ends() -> None:

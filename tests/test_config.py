@@ -85,11 +85,11 @@ def test_every_key_is_parsed_from_strings_to_its_type() -> None:
     assert settings.checkpoint_every_pages == 3 and type(settings.checkpoint_every_pages) is int
 
 
-def test_whitespace_around_every_value_is_stripped() -> None:
+def test_whitespace_around_every_value_but_the_key_is_stripped() -> None:
     settings = parse_settings(
         {
             "site_name": "  warehouse-1\t",
-            "site_api_key": f" {SECRET}\n",
+            "site_api_key": SECRET,
             "base_url": " https://example.test ",
             "customer": " acme ",
             "page_size": " 250 ",
@@ -136,8 +136,16 @@ def test_non_string_values_are_accepted_too() -> None:
     assert (settings.page_size, settings.base_retry_delay, settings.request_timeout_seconds) == (50, 0.0, 2.5)
 
 
-def test_base_url_with_credentials_is_refused_without_echoing_them() -> None:
-    message = problem_message(config(base_url="https://user:hunter2@api.example.test"))
+@pytest.mark.parametrize("padded", [f" {SECRET}", f"{SECRET}\n", f"\t{SECRET} "])
+def test_a_key_with_whitespace_around_it_is_refused_without_echoing_it(padded: str) -> None:
+    message = problem_message(config(site_api_key=padded))
+
+    assert message == "invalid configuration: site_api_key has spaces or line breaks around it: remove them"
+
+
+@pytest.mark.parametrize("url", ["https://user:hunter2@api.example.test", "https://:hunter2@api.example.test"])
+def test_base_url_with_credentials_is_refused_without_echoing_them(url: str) -> None:
+    message = problem_message(config(base_url=url))
 
     assert message == f"invalid configuration: base_url must be {URL_FORM}, got <hidden>"
 

@@ -5,17 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from dexory_async.simulator import SimulatorConfig, serve_in_thread
 from tests.conftest import TEST_KEY, configuration_for
 from tests.warehouse import column, landed
 from tools.fivetran_cli import dependency_complaints, run_debug, stage_project, write_configuration
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("fivetran-home")
 
 
 def test_full_sync_lands_the_ground_truth(tmp_path: Path, home: Path) -> None:
@@ -61,3 +54,24 @@ def test_values_survive_the_trip(tmp_path: Path, home: Path) -> None:
     assert json.loads(column(database, "locations", "zoning", where)[0]) == source["zoning"]
     codes = column(database, "expected_inventory_objects", "product_code", "product_code IS NOT NULL")
     assert codes and all(len(code) == 13 for code in codes)  # kept as text: leading zeros survive
+
+
+def test_max_pages_stops_a_sync_and_the_next_ones_continue(tmp_path: Path, home: Path) -> None:
+    config = SimulatorConfig(locations=700, seed=6, api_key=TEST_KEY)
+    project = stage_project(tmp_path / "project")
+    states, logs = [], []
+    with serve_in_thread(config) as simulator:
+        write_configuration(project, configuration_for(simulator, max_pages=3))
+        for _ in range(3):
+            result = run_debug(project, home, timeout=300)
+            assert result.returncode == 0, result.stdout[-3000:]
+            logs.append(result.stdout)
+            states.append(json.loads((project / "files" / "state.json").read_text()))
+        truth = simulator.ground_truth()
+    assert [state.get("pages") for state in states] == [3, 6, None]  # 7 pages: 3, then 3 more, then the last
+    assert "page%5Bnumber%5D=4" in states[0]["cursor"] and "page%5Bnumber%5D=7" in states[1]["cursor"]
+    assert set(states[2]) == {"last_sync"}
+    assert ["max_pages (3) reached" in log for log in logs] == [True, True, False]
+    assert all("resuming the interrupted sync" in log for log in logs[1:])
+    rows = landed(project / "files" / "warehouse.db")
+    assert (rows.locations, rows.objects) == (truth.locations, truth.objects)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 
@@ -49,12 +50,40 @@ async def test_numbered_pages_prefetch_in_order_exactly_once() -> None:
     assert summary.requests.requests == 11 and summary.requests.retries == 0
 
 
-@pytest.mark.parametrize("concurrency", [2, 3])
-async def test_window_never_exceeds_concurrency(concurrency: int) -> None:
-    async with Simulator(SimulatorConfig(locations=2_000, latency_ms=10, jitter_ms=30)) as simulator:
-        pages, _ = await run_extract(simulator, concurrency=concurrency)
-    assert_exactly_ground_truth(simulator, pages)
+@pytest.mark.parametrize("concurrency", [2, 3, 4])
+async def test_the_window_runs_exactly_concurrency_pages_ahead_of_a_stuck_consumer(concurrency: int) -> None:
+    async with Simulator(SimulatorConfig(locations=2_000, latency_ms=5, jitter_ms=10)) as simulator:
+        settings = settings_for(simulator, concurrency=concurrency)
+        release, pages = asyncio.Event(), []
+
+        async def stuck_on_page_two(page: FlatPage) -> None:
+            pages.append(page)
+            if page.sequence == 2:
+                await release.wait()
+
+        extraction = asyncio.create_task(extract(settings, first_page_url(settings), stuck_on_page_two))
+        await asyncio.sleep(0.5)  # ample time for every request the extractor is willing to make
+        ahead = sorted(record.page for record in simulator.requests)
+        release.set()
+        await extraction
+    # page 1 alone (the first numbered link comes with it), page 2 being handled, `concurrency` pages after it
+    assert ahead == list(range(1, 2 + concurrency + 1))
     assert simulator.max_in_flight == concurrency
+    assert_exactly_ground_truth(simulator, pages)
+
+
+async def test_nothing_past_links_last_is_requested_even_for_a_slow_consumer() -> None:
+    async with Simulator(SimulatorConfig(locations=1_050, latency_ms=2)) as simulator:
+        settings = settings_for(simulator, concurrency=4)
+        pages: list[FlatPage] = []
+
+        async def slow(page: FlatPage) -> None:
+            pages.append(page)
+            await asyncio.sleep(0.02)
+
+        await extract(settings, first_page_url(settings), slow)
+    assert_exactly_ground_truth(simulator, pages)
+    assert sorted(record.page for record in simulator.requests) == list(range(1, 12))
 
 
 async def test_concurrency_one_is_serial() -> None:
@@ -128,12 +157,23 @@ async def test_unknown_site_fails_at_once() -> None:
     assert len(simulator.requests) == 1
 
 
-async def test_link_back_to_a_visited_page_is_a_loop() -> None:
-    faults = FaultPlan.parse(["3:next_loop=2"])
+@pytest.mark.parametrize("concurrency", [1, 4])
+@pytest.mark.parametrize(("page", "back_to"), [(3, 2), (3, 1), (1, 1)])
+async def test_link_back_to_a_visited_page_is_a_loop(concurrency: int, page: int, back_to: int) -> None:
+    """Page 1 was asked for without a number: a link to `page[number]=1` is still a loop."""
+    faults = FaultPlan.parse([f"{page}:next_loop={back_to}"])
+    pages: list[FlatPage] = []
+
+    async def collect(flat: FlatPage) -> None:
+        pages.append(flat)
+
     async with Simulator(SimulatorConfig(locations=1_000, faults=faults)) as simulator:
+        settings = settings_for(simulator, concurrency=concurrency)
         with pytest.raises(PaginationError, match="pagination loop") as raised:
-            await run_extract(simulator, concurrency=1)
-    assert "page%5Bnumber%5D=3" in raised.value.resume_url
+            await extract(settings, first_page_url(settings), collect)
+    assert [flat.sequence for flat in pages] == list(range(1, page + 1))  # every page once, up to the bad link
+    assert pages[-1].next_url is None  # the refused link never left the paginator
+    assert raised.value.resume_url == pages[-1].url
 
 
 async def test_max_pages_stops_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:

@@ -19,7 +19,6 @@ import itertools
 import logging
 import os
 import socket
-import threading
 import time
 import traceback
 from collections import Counter
@@ -51,12 +50,11 @@ from dexory_async.simulator import FaultPlan, RequestRecord, Simulator, Simulato
 from dexory_async.simulator import data as simulated
 from dexory_async.simulator.faults import MALFORMED
 from dexory_async.simulator.server import MALFORMED_EXTRA, MALFORMED_SKIPS
-from tests.conftest import TEST_KEY, settings_for
-from tests.reliability import record, rows
+from tests.conftest import TEST_KEY, WRONG_KEY, extractor_threads, settings_for
+from tests.reliability import record, rows, truth_rows
 
 PAGE_SIZE = 100
 LOGGERS = ("dexory_async", "aiohttp", "asyncio")
-WRONG_KEY = "sk-wrong-5e4d3c2b1a0f"  # configured in the wrong-key scenarios: a secret as much as the right one
 
 
 # ---------------------------------------------------------------------------------------------------- the key guard
@@ -195,11 +193,6 @@ def assert_exactly_ground_truth(simulator: Simulator, result: Run) -> None:
     truth = simulator.ground_truth()
     assert (len(result.names), result.objects) == (truth.locations, truth.objects)
     assert [page.sequence for page in result.pages] == list(range(1, len(result.pages) + 1))
-
-
-def truth_rows(simulator: Simulator) -> str:
-    truth = simulator.ground_truth()
-    return rows(truth.locations, truth.objects)
 
 
 def attempts(simulator: Simulator, page: int) -> list[RequestRecord]:
@@ -602,10 +595,6 @@ def wait_until(condition: Any, timeout: float = 2.0) -> bool:
             return False
         time.sleep(0.01)
     return True
-
-
-def extractor_threads() -> list[threading.Thread]:
-    return [thread for thread in threading.enumerate() if thread.name == "dexory-extractor"]
 
 
 def open_sockets() -> int:

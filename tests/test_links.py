@@ -13,7 +13,6 @@ from yarl import URL
 from dexory_async.config import Settings, parse_settings
 from dexory_async.links import (
     KEY_PARAM,
-    LOCATIONS_PATH,
     PAGE_NUMBER,
     PAGE_SIZE,
     first_page_url,
@@ -68,10 +67,6 @@ def test_first_page_url_keeps_a_base_url_path_prefix_and_port() -> None:
     url = first_page_url(settings(base_url="http://localhost:8080/proxy/"))
 
     assert str(url.with_query(None)) == "http://localhost:8080/proxy/customer-api/v1/locations"
-
-
-def test_locations_path_constant() -> None:
-    assert LOCATIONS_PATH == "customer-api/v1/locations"
 
 
 # ---------------------------------------------------------------------------------------------------- the key

@@ -72,21 +72,21 @@ def test_connection_test_reports_a_timeout() -> None:
     assert TEST_KEY not in result.failure
 
 
-def test_sdk_setup_test_command_against_the_simulator(tmp_path: Path) -> None:
+def test_sdk_setup_test_command_against_the_simulator(tmp_path: Path, home: Path) -> None:
     """`fivetran configuration --test`, the SDK's own way to run the form's tests locally."""
     project = stage_project(tmp_path / "project")
     with serve_in_thread(SimulatorConfig(locations=10, api_key=TEST_KEY)) as simulator:
         write_configuration(project, configuration_for(simulator))
-        passed = run_cli(["configuration", str(project), "--test"], home=tmp_path / "home", timeout=120)
+        passed = run_cli(["configuration", str(project), "--test"], home=home, timeout=120)
         write_configuration(project, configuration_for(simulator, site_api_key="wrong-key"))
-        failed = run_cli(["configuration", str(project), "--test"], home=tmp_path / "home", timeout=120)
+        failed = run_cli(["configuration", str(project), "--test"], home=home, timeout=120)
     assert passed.returncode == 0 and "All tests passed!" in passed.stdout, passed.stdout
     assert failed.returncode == 1 and "the API key was rejected for site 'demo-site'" in failed.stdout
     assert TEST_KEY not in passed.stdout + failed.stdout
 
 
 def test_package_holds_only_the_runtime(tmp_path: Path) -> None:
-    with zipfile.ZipFile(build_package(tmp_path)) as archive:
+    with zipfile.ZipFile(build_package(tmp_path)) as archive:  # its own HOME under tmp_path, as `make package`
         names = set(archive.namelist())
     assert {
         "connector.py",
