@@ -18,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
+FIVETRAN = str(VENV_BIN / "fivetran")
 NEVER = 9_999_999_999  # a version-check timestamp far in the future: never check
 # What the CLI says when the dependency check is unhappy (pipreqs failing, or pyproject.toml not matching the imports).
 DEPENDENCY_COMPLAINTS = (
@@ -84,7 +85,7 @@ def write_configuration(project: Path, configuration: dict[str, str]) -> Path:
 def run_cli(arguments: list[str], home: Path | None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Any `fivetran` command, non-interactive, output captured."""
     return subprocess.run(
-        [str(VENV_BIN / "fivetran"), *arguments],
+        [FIVETRAN, *arguments],
         env=cli_env(home),
         text=True,
         stdin=subprocess.DEVNULL,
@@ -95,27 +96,21 @@ def run_cli(arguments: list[str], home: Path | None, timeout: float = 600) -> su
     )
 
 
+def debug_arguments(project: Path, state: Path | None = None) -> list[str]:
+    """`debug` on `project` with its configuration.json (the CLI resolves both paths against the project)."""
+    arguments = ["debug", str(project), "--configuration", "configuration.json"]
+    return arguments if state is None else [*arguments, "--state", str(state)]
+
+
 def debug_command(project: Path, state: Path | None = None) -> list[str]:
-    command = [str(VENV_BIN / "fivetran"), "debug", str(project), "--configuration", "configuration.json"]
-    if state is not None:
-        command += ["--state", str(state)]
-    return command
+    return [FIVETRAN, *debug_arguments(project, state)]
 
 
 def run_debug(
     project: Path, home: Path, state: Path | None = None, timeout: float = 600, log_path: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`fivetran debug` on a staged project whose configuration.json is written; output captured (and saved)."""
-    result = subprocess.run(
-        debug_command(project, state),
-        cwd=project,
-        env=cli_env(home),
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        timeout=timeout,
-        check=False,
-    )
+    result = run_cli(debug_arguments(project, state), home, timeout)
     if log_path is not None:
         log_path.write_text(result.stdout)
     return result
