@@ -21,6 +21,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 demo: install
 	$(BIN)/python -m tools.demo $(DEMO_ARGS)
@@ -35,4 +36,4 @@ debug: install
 	$(BIN)/python -m tools.debug_real
 
 clean:
-	rm -rf $(VENV) build dist files crash-reports .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) build dist files crash-reports .mypy_cache .pytest_cache .ruff_cache *.egg-info

@@ -1,14 +1,17 @@
 """Fivetran connector for the Dexory customer API: locations and the inventory objects expected in each.
 
 The only module that touches the Fivetran SDK. `update()` starts the asyncio extractor in a background thread
-(`dexory_async.bridge`) and drains its flattened pages into `op.upsert` on this thread, checkpointing every
-`checkpoint_every_pages` pages so an interrupted sync resumes where it stopped.
+(`dexory_async.bridge`), which fetches every configured site concurrently, and drains the flattened pages into
+`op.upsert` on this thread, checkpointing each site's cursor about once a minute (sooner past a row bound) so an
+interrupted sync resumes every site where it stopped.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import queue
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,22 +22,26 @@ from fivetran_connector_sdk import Operations as op
 from dexory_async.bridge import ExtractorThread
 from dexory_async.config import (
     DEFAULT_BASE_URL,
+    LIST_SEPARATOR,
+    SITE_API_KEY,
     ConfigurationError,
     Settings,
     default_of,
     expected_form,
     parse_settings,
 )
-from dexory_async.errors import PaginationError
-from dexory_async.extractor import FlatPage
+from dexory_async.errors import SitesFailed
+from dexory_async.extractor import Item
 from dexory_async.gc_policy import fewer_gc_passes
+from dexory_async.ledger import SyncLedger
+from dexory_async.page import Page
 from dexory_async.probe import check_connection
-from dexory_async.progress import SyncProgress
-from dexory_async.redaction import redact
-from dexory_async.state import checkpoint_state, finished_state, start_url
+from dexory_async.redaction import redact_all
+from dexory_async.state import CURSOR, SITES
 from dexory_async.tables import LOCATIONS, OBJECTS, table_definitions
 
-PROGRESS_EVERY_PAGES = 10
+LIBRARY = "dexory_async"
+logger = logging.getLogger(f"{LIBRARY}.sync")  # the sync's own lines take the library's path: one thread, masked
 
 
 def schema(configuration: dict[str, Any]) -> list[dict[str, Any]]:
@@ -43,12 +50,22 @@ def schema(configuration: dict[str, Any]) -> list[dict[str, Any]]:
 
 _TUNING = (  # key, label, what it does; the expected form and the default come from dexory_async.config
     ("page_size", "Page size", "Locations per request (page[size])."),
-    ("concurrency", "Concurrency", "Most pages in flight at once; 1 fetches serially. Lowered automatically on 429."),
-    ("max_pages", "Maximum pages per sync", "Safety stop; the next sync continues where it stopped."),
+    (
+        "concurrency",
+        "Concurrency",
+        "Most pages in flight at once, in total across all sites, shared fairly among them; 1 fetches serially. "
+        "A site's share is lowered automatically on 429.",
+    ),
+    ("max_pages", "Maximum pages per site per sync", "Safety stop; the next sync continues where it stopped."),
     ("max_retries", "Maximum retries", "Retries of a failed request (timeouts, 429, 5xx) after the first attempt."),
     ("base_retry_delay", "Base retry delay", "Retry n waits this times 2^n, or the server's Retry-After if longer."),
     ("request_timeout_seconds", "Request timeout", "Per request."),
-    ("checkpoint_every_pages", "Checkpoint every N pages", "How often progress is saved for a resume."),
+    ("checkpoint_interval_seconds", "Checkpoint interval", "How often progress is saved for a resume."),
+    (
+        "checkpoint_max_rows",
+        "Rows between checkpoints",
+        "Progress is saved sooner once this many rows were written since the last save (bounds memory).",
+    ),
 )
 
 
@@ -56,16 +73,21 @@ def configuration_form() -> ConfigurationForm:
     form = ConfigurationForm()
     form.add_field(
         form_field.TextField(
-            "site_name", "Site name", required=True, description="Your Dexory site, as it appears in DexoryView."
+            "site_name",
+            "Site names",
+            required=True,
+            description="Your Dexory site as it appears in DexoryView, or several separated by commas "
+            "(paris-dc, lyon-dc): every site lands in the same tables, told apart by the `site` column.",
         )
     )
     form.add_field(
         form_field.TextField(
-            "site_api_key",
-            "Site API key",
+            SITE_API_KEY,
+            "Site API keys",
             form_field.TextField.password,
             required=True,
-            description="The API key of that site; it is sent only to the base URL.",
+            description="One API key for every site, or one per site separated by commas in the order of the site "
+            "names. A key is sent only with its own site's requests, and only to the base URL.",
         )
     )
     form.add_field(
@@ -73,138 +95,189 @@ def configuration_form() -> ConfigurationForm:
             "base_url",
             "Base URL",
             placeholder=DEFAULT_BASE_URL,
-            description=f"Dexory API address; leave empty for {DEFAULT_BASE_URL}.",
+            description=f"Dexory API address for every site; leave empty for {DEFAULT_BASE_URL}. "
+            "https:// only (http:// is accepted for this machine alone): keys travel in the query string.",
         )
     )
     form.add_field(
         form_field.TextField(
-            "customer", "Customer", description="Optional customer filter, sent as the `customer` parameter."
+            "customer", "Customer", description="Optional customer filter, sent as `customer` for every site."
         )
     )
     for key, label, purpose in _TUNING:
         default = f"{default_of(key):g}"
-        description = f"{purpose} {expected_form(key).capitalize()}; default {default}."
+        description = f"{purpose} Applies to every site. {expected_form(key).capitalize()}; default {default}."
         form.add_field(form_field.TextField(key, label, placeholder=default, description=description))
-    form.add_test(label="Fetch one location with this site and key", func=connection_test)
+    form.add_test(label="Fetch one location of each site with its key", func=connection_test)
     return form
 
 
 def connection_test(configuration: dict[str, Any]) -> Any:
-    """The setup form's test: the configuration is valid and the API answers for this site and key."""
+    """The setup form's test: the configuration is valid and the API answers for every site with its key."""
     try:
         settings = parse_settings(configuration)
     except ConfigurationError as error:
         return Test.failure(str(error))
-    failure = check_connection(settings)
-    return Test.success() if failure is None else Test.failure(failure)
+    failures = check_connection(settings)
+    return Test.success() if not failures else Test.failure("\n".join(failures))
 
 
 def update(configuration: dict[str, Any], state: dict[str, Any]) -> None:
-    with library_logs_to_fivetran(str(configuration.get("site_api_key") or "")), fewer_gc_passes():
-        settings = parse_settings(configuration)
-        Sync(settings, state).run()
-
-
-class _FivetranLogHandler(logging.Handler):
-    """Forwards the extractor library's log records to the SDK's Logging, with the key masked."""
-
-    def __init__(self, secret: str) -> None:
-        super().__init__()
-        self._secret = secret
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = redact(record.getMessage(), self._secret)
-        if record.levelno >= logging.CRITICAL:
-            log.critical(message)
-        elif record.levelno >= logging.ERROR:
-            log.error(message)
-        elif record.levelno >= logging.WARNING:
-            log.warning(message)
-        elif record.levelno >= logging.INFO:
-            log.info(message)
-        else:
-            log.debug(message)
+    with sync_context(configuration) as write_logs:
+        Sync(parse_settings(configuration), state, write_logs=write_logs).run()
 
 
 @contextmanager
-def library_logs_to_fivetran(secret: str) -> Iterator[None]:
-    library = logging.getLogger("dexory_async")
-    handler = _FivetranLogHandler(secret)
-    previous = (library.level, library.propagate)
-    library.addHandler(handler)
-    library.setLevel(logging.INFO)
-    library.propagate = False
-    try:
-        yield
-    finally:
-        library.removeHandler(handler)
-        library.setLevel(previous[0])
-        library.propagate = previous[1]
+def sync_context(configuration: dict[str, Any]) -> Iterator[Callable[[], None]]:
+    """What a sync runs within: the library's logs routed to the SDK with every key masked (yields the function that
+    writes them), and fewer garbage-collector passes."""
+    with LibraryLogs(_configured_keys(configuration)) as logs, fewer_gc_passes():
+        yield logs.write
+
+
+def _configured_keys(configuration: dict[str, Any]) -> list[str]:
+    """Every key the configuration may hold, whole and split, for masking before the configuration is parsed."""
+    raw = str(configuration.get(SITE_API_KEY) or "")
+    return [raw, *(part.strip() for part in raw.split(LIST_SEPARATOR))]
+
+
+class LibraryLogs(logging.Handler):
+    """The log records of the extractor library and of the sync, from any thread, written through the SDK's Logging
+    on the calling thread only (writes from two threads can interleave mid-line), with every key masked."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self._secrets = [secret for secret in secrets if secret]
+        self._records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        self._library = logging.getLogger(LIBRARY)
+        self._previous = (self._library.level, self._library.propagate)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._records.put(record)
+
+    def write(self) -> None:
+        """Write what was logged so far, in order; call it on the calling thread."""
+        while True:
+            try:
+                record = self._records.get_nowait()
+            except queue.Empty:
+                return
+            _write(record.levelno, redact_all(record.getMessage(), self._secrets))
+
+    def __enter__(self) -> LibraryLogs:
+        self._library.addHandler(self)
+        self._library.setLevel(logging.INFO)
+        self._library.propagate = False
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.write()
+        self._library.removeHandler(self)
+        self._library.setLevel(self._previous[0])
+        self._library.propagate = self._previous[1]
+
+
+def _write(level: int, message: str) -> None:
+    if level >= logging.CRITICAL:
+        log.critical(message)
+    elif level >= logging.ERROR:
+        log.error(message)
+    elif level >= logging.WARNING:
+        log.warning(message)
+    elif level >= logging.INFO:
+        log.info(message)
+    else:
+        log.debug(message)
 
 
 class Sync:
-    """One run of `update()`: upserts each page, checkpoints behind it, and reports progress."""
+    """One run of `update()`: upserts each page, checkpoints every site's cursor behind it, and fails at the end,
+    naming them, if any site failed. `consume` and `finish` are the whole path from pages to the warehouse."""
 
-    def __init__(self, settings: Settings, state: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        state: dict[str, Any],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        write_logs: Callable[[], None] = lambda: None,
+    ) -> None:
         self.settings = settings
-        self.start, resumed = start_url(settings, state)
-        self.progress = SyncProgress.resumed_from(state) if resumed else SyncProgress()
-        self.cursor: str | None = str(self.start)  # the next page to fetch once every row so far is upserted
-        self._unsaved_pages = 0
+        self.ledger = SyncLedger(settings, state)
+        self._keys = [site.api_key for site in settings.sites]
+        self._clock = clock
+        self._write_logs = write_logs
+        self._last_checkpoint = clock()
+        self._rows_since_checkpoint = 0
 
     def run(self) -> None:
-        log.info(
-            f"syncing Dexory site {self.settings.site_name!r} from {self.settings.base_url}; "
-            f"settings {self.settings.describe()}"
+        logger.info(
+            "syncing Dexory sites %s from %s; settings %s",
+            self.settings.site_names,
+            self.settings.base_url,
+            self.settings.describe(),
         )
-        extractor = ExtractorThread(self.settings, self.start)
-        with extractor:
-            try:
-                for page in extractor:
-                    self._upsert(page)
-            except Exception as error:
-                self._save_on_failure(error)
-                raise
-        summary = extractor.summary
-        if summary is not None and summary.stopped_at_max_pages is not None:
-            self._checkpoint(summary.stopped_at_max_pages)
-            log.warning(
-                f"stopped after max_pages={self.settings.max_pages}: the sync is incomplete; "
-                "the next sync continues where this one stopped"
-            )
-        else:
-            op.checkpoint(finished_state())
-        log.info(self.progress.summary(summary))
+        starts = self.ledger.starts()
+        with ExtractorThread(self.settings, starts, while_waiting=self._write_logs) as extractor:
+            self.consume(extractor)
+        self.finish()
 
-    def _upsert(self, page: FlatPage) -> None:
-        upsert = op.upsert
-        for row in page.locations:
-            upsert(LOCATIONS, row)
-        for row in page.objects:
-            upsert(OBJECTS, row)
-        self.cursor = page.next_url
-        self.progress.add(page)
-        self._unsaved_pages += 1
-        if self._unsaved_pages >= self.settings.checkpoint_every_pages and self.cursor is not None:
-            self._checkpoint(self.cursor)
-        if self.progress.pages_this_run % PROGRESS_EVERY_PAGES == 0:
-            log.info(self.progress.progress_line())
-
-    def _checkpoint(self, cursor: str, *, without_last_page: bool = False) -> None:
-        op.checkpoint(checkpoint_state(cursor, self.progress.state_counts(without_last_page=without_last_page)))
-        self._unsaved_pages = 0
-
-    def _save_on_failure(self, error: Exception) -> None:
-        """Keep what was synced before failing, so the next sync resumes rather than starts over."""
-        refused_link = isinstance(error, PaginationError)
-        cursor = error.resume_url if refused_link else self.cursor
-        if cursor is None or not (refused_link or self._unsaved_pages):
-            return
+    def consume(self, items: Iterable[Item]) -> None:
+        """Upsert what the extractor hands on; on a failure of the whole sync, save what was synced, and re-raise."""
         try:
-            self._checkpoint(cursor, without_last_page=refused_link)  # a refused link's page is read again
-            log.warning(f"sync failed after {self.progress.pages:,} pages; progress saved, the next sync resumes")
+            for item in items:
+                if isinstance(item, Page):
+                    self._upsert(item)
+                self.ledger.record(item)
+                if isinstance(item, Page) and self._checkpoint_due():
+                    self._checkpoint(self.ledger.checkpoint_state())
+                self._write_logs()
+        except Exception:
+            self._save_on_failure()
+            raise
+
+    def finish(self) -> None:
+        """The closing checkpoint and summary; then one error naming every site that failed."""
+        self._checkpoint(self.ledger.closing_state())
+        logger.info("%s", self.ledger.summary())
+        self._write_logs()
+        failures = self.ledger.failures()
+        if failures:
+            total = len(self.settings.sites)
+            causes = "; ".join(f"site {name!r}: {cause}" for name, cause in failures.items())
+            message = f"{len(failures)} of {total} sites failed ({total - len(failures)} synced): {causes}"
+            raise SitesFailed(redact_all(message, self._keys))
+
+    def _upsert(self, page: Page) -> None:
+        upsert = op.upsert
+        for row in page.rows.locations:
+            upsert(LOCATIONS, row)
+        for row in page.rows.objects:
+            upsert(OBJECTS, row)
+        self._rows_since_checkpoint += len(page.rows.locations) + len(page.rows.objects)
+
+    def _checkpoint_due(self) -> bool:
+        if self._rows_since_checkpoint >= self.settings.checkpoint_max_rows:
+            return True
+        return self._clock() - self._last_checkpoint >= self.settings.checkpoint_interval_seconds
+
+    def _checkpoint(self, state: dict[str, Any]) -> None:
+        """Commit `state`; any key a link carried under another name is masked (a cursor never holds one)."""
+        for entry in state.get(SITES, {}).values():
+            if CURSOR in entry:
+                entry[CURSOR] = redact_all(entry[CURSOR], self._keys)
+        op.checkpoint(state)
+        self._last_checkpoint = self._clock()
+        self._rows_since_checkpoint = 0
+
+    def _save_on_failure(self) -> None:
+        """Keep what was synced before the failure, so the next sync resumes rather than starts over."""
+        try:
+            self._checkpoint(self.ledger.checkpoint_state())
+            logger.warning("sync failed; progress saved, the next sync resumes every site where it stopped")
         except Exception as checkpoint_error:  # the original failure is the one to report
-            log.warning(f"could not save progress after the failure: {checkpoint_error}")
+            logger.warning("could not save progress after the failure: %s", checkpoint_error)
+        self._write_logs()
 
 
 connector = Connector(update=update, schema=schema, configuration_form=configuration_form)

@@ -13,14 +13,13 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
-from yarl import URL
-
 from .config import Settings
-from .extractor import ExtractSummary, FlatPage, extract
+from .extractor import Item, SiteStart, extract
+from .page import Page
 
 logger = logging.getLogger(__name__)
 
@@ -35,20 +34,28 @@ class _Finished:
 
 
 class ExtractorThread:
-    """Context manager and iterator of FlatPage, in page order."""
+    """Context manager and iterator of what the extractor hands on: pages (in order within each site), and how
+    each site ended."""
 
-    def __init__(self, settings: Settings, start_url: URL, queue_pages: int = QUEUE_PAGES) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        starts: Mapping[str, SiteStart],
+        *,
+        while_waiting: Callable[[], None] = lambda: None,
+        queue_pages: int = QUEUE_PAGES,
+    ) -> None:
         self._settings = settings
-        self._start_url = start_url
+        self._starts = starts
+        self._while_waiting = while_waiting  # run on the calling thread while it waits for an item (logs, say)
         self._loop = asyncio.new_event_loop()
         # Thread-safe and unbounded itself; the credits bound it: the extractor takes one per page it hands over,
         # and the calling thread gives one back per page it takes, so at most `queue_pages` pages wait here.
-        self._pages: queue.Queue[FlatPage | _Finished] = queue.Queue()
+        self._items: queue.Queue[Item | _Finished] = queue.Queue()
         self._credits = asyncio.Semaphore(queue_pages)
         self._task: asyncio.Task[None] | None = None
         self._task_ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dexory-extractor", daemon=True)
-        self.summary: ExtractSummary | None = None
 
     def __enter__(self) -> ExtractorThread:
         self._thread.start()
@@ -57,7 +64,7 @@ class ExtractorThread:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
-    def __iter__(self) -> Iterator[FlatPage]:
+    def __iter__(self) -> Iterator[Item]:
         while True:
             item = self._next()
             if isinstance(item, _Finished):
@@ -71,21 +78,24 @@ class ExtractorThread:
         if not self._thread.is_alive():
             return
         self._task_ready.wait()
-        with contextlib.suppress(RuntimeError):  # the loop closed since is_alive(): the thread is ending by itself
-            self._loop.call_soon_threadsafe(self._task.cancel)  # type: ignore[union-attr]
+        task = self._task
+        if task is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed since is_alive(): the thread is ending itself
+                self._loop.call_soon_threadsafe(task.cancel)
         self._thread.join(JOIN_TIMEOUT_SECONDS)
         if self._thread.is_alive():
             logger.error("the extractor thread did not stop within %.0fs", JOIN_TIMEOUT_SECONDS)
 
-    def _next(self) -> FlatPage | _Finished:
+    def _next(self) -> Item | _Finished:
         while True:
             try:
-                item = self._pages.get(timeout=_POLL_SECONDS)
+                item = self._items.get(timeout=_POLL_SECONDS)
             except queue.Empty:
-                if not self._thread.is_alive() and self._pages.empty():
+                self._while_waiting()
+                if not self._thread.is_alive() and self._items.empty():
                     return _Finished(RuntimeError("the extractor thread ended without reporting a result"))
                 continue
-            if not isinstance(item, _Finished):
+            if isinstance(item, Page):
                 self._give_credit()
             return item
 
@@ -109,13 +119,14 @@ class ExtractorThread:
 
     async def _produce(self) -> None:
         try:
-            self.summary = await extract(self._settings, self._start_url, self._hand_over)
-            self._pages.put(_Finished())
+            await extract(self._settings, self._starts, self._hand_over)
+            self._items.put(_Finished())
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            self._pages.put(_Finished(error))
+            self._items.put(_Finished(error))
 
-    async def _hand_over(self, page: FlatPage) -> None:
-        await self._credits.acquire()
-        self._pages.put(page)
+    async def _hand_over(self, item: Item) -> None:
+        if isinstance(item, Page):  # only pages take memory worth bounding
+            await self._credits.acquire()
+        self._items.put(item)

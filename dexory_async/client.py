@@ -1,4 +1,4 @@
-"""HTTP access to the locations endpoint: one aiohttp session, the retry policy, the key added at the last moment."""
+"""HTTP access to one site's pages: the shared aiohttp session, the retry policy, the key added at the last moment."""
 
 from __future__ import annotations
 
@@ -11,25 +11,18 @@ import backoff
 import orjson
 from yarl import URL
 
-from .config import Settings
+from .config import Settings, Site
 from .errors import RetriesExhausted, TransientError
-from .links import with_key
-from .redaction import redact
+from .links import first_page_url, link_identity, with_key
+from .page import Page
+from .redaction import excerpt, redact
 from .retry import error_for_status, parse_retry_after, retry_waits
 from .throttle import Throttle
 
 logger = logging.getLogger(__name__)
 
 BODY_EXCERPT_CHARS = 200
-
-
-@dataclass
-class FetchedPage:
-    url: URL
-    locations: list[Any]
-    next_link: Any
-    last_link: Any
-    size_bytes: int
+_BODY_SCAN_BYTES = 65_536  # of an error body: masked before the excerpt is cut from it
 
 
 @dataclass
@@ -40,13 +33,13 @@ class RequestCounters:
 
 
 def open_session(settings: Settings) -> aiohttp.ClientSession:
-    """The one session of a sync: pooled keep-alive connections, a timeout per request."""
+    """The one session of a sync, for every site: pooled keep-alive connections, a timeout per request."""
     connector = aiohttp.TCPConnector(limit=settings.concurrency, limit_per_host=settings.concurrency)
     timeout = aiohttp.ClientTimeout(total=settings.request_timeout_seconds)
     return aiohttp.ClientSession(connector=connector, timeout=timeout, raise_for_status=False)
 
 
-def parse_page(url: URL, body: bytes) -> FetchedPage:
+def parse_page(site: str, url: URL, body: bytes) -> Page:
     """A 200 answer as a page; a body that is not JSON or has no `data` list is transient (a proxy's error page)."""
     try:
         document = orjson.loads(body)
@@ -55,18 +48,21 @@ def parse_page(url: URL, body: bytes) -> FetchedPage:
     if not isinstance(document, dict) or not isinstance(document.get("data"), list):
         raise TransientError("response has no `data` list")
     links = document.get("links")
-    links = links if isinstance(links, dict) else {}
-    return FetchedPage(url, document["data"], links.get("next"), links.get("last"), len(body))
+    return Page(site, url, document["data"], links if isinstance(links, dict) else {}, len(body))
 
 
 class DexoryClient:
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession, throttle: Throttle) -> None:
+    """One site's requests: its key, its throttle, its counters; the session is shared by every site."""
+
+    def __init__(self, settings: Settings, site: Site, session: aiohttp.ClientSession, throttle: Throttle) -> None:
         self._settings = settings
+        self._site = site
         self._session = session
         self._throttle = throttle
+        self._first_page = link_identity(first_page_url(settings, site))
         self.counters = RequestCounters()
         self._fetch_with_retries = backoff.on_exception(
-            retry_waits,
+            retry_waits,  # type: ignore[arg-type]  # backoff's stub says wait generators are sent None; it sends the error
             TransientError,
             max_tries=settings.max_retries + 1,
             jitter=None,
@@ -75,16 +71,17 @@ class DexoryClient:
             base_delay=settings.base_retry_delay,
         )(self._fetch_once)
 
-    async def fetch(self, url: URL) -> FetchedPage:
+    async def fetch(self, url: URL) -> Page:
         """GET one page (`url` has no key), retrying transient failures; permanent ones raise at once."""
         try:
-            return await self._fetch_with_retries(url)
+            page: Page = await self._fetch_with_retries(url)
         except TransientError as error:
             attempts = self._settings.max_retries + 1
             message = f"giving up on {url} after {attempts} attempts; last error: {error}"
             raise RetriesExhausted(message, last_error=error) from None
+        return page
 
-    async def _fetch_once(self, url: URL) -> FetchedPage:
+    async def _fetch_once(self, url: URL) -> Page:
         failure: TransientError | None = None
         async with self._throttle.slot():
             self.counters.requests += 1
@@ -102,27 +99,29 @@ class DexoryClient:
             raise failure
         self.counters.bytes_received += len(body)
         if status != 200:
-            excerpt = self._redact(body[:BODY_EXCERPT_CHARS].decode("utf-8", "replace"))
-            raise error_for_status(status, self._settings.site_name, excerpt, retry_after)
-        page = parse_page(url, body)
+            shown = excerpt(body[:_BODY_SCAN_BYTES], self._site.api_key, BODY_EXCERPT_CHARS)
+            first_page = link_identity(url) == self._first_page
+            raise error_for_status(status, self._site.name, url, shown, retry_after, first_page=first_page)
+        page = parse_page(self._site.name, url, body)
         self._throttle.succeeded()
         return page
 
     def _with_key(self, url: URL) -> URL:
         # The key is never bound to a local name: a crash report prints the locals of the failing frames.
-        return with_key(url, self._settings.site_api_key)
+        return with_key(url, self._site.api_key)
 
     def _redact(self, text: str) -> str:
-        return redact(text, self._settings.site_api_key)
+        return redact(text, self._site.api_key)
 
-    def _on_backoff(self, details: dict[str, Any]) -> None:
-        error: TransientError = details["exception"]  # type: ignore[typeddict-item]
-        wait: float = details["wait"]  # type: ignore[typeddict-item]
+    def _on_backoff(self, details: Any) -> None:
+        error: TransientError = details["exception"]
+        wait: float = details["wait"]
         self.counters.retries += 1
         if error.rate_limited:
             self._throttle.rate_limited(wait)
         logger.warning(
-            "%s failed: %s; retry %d of %d in %.1fs",
+            "site %r: %s failed: %s; retry %d of %d in %.1fs",
+            self._site.name,
             details["args"][0],
             error,
             details["tries"],

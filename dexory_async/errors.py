@@ -12,11 +12,15 @@ class ApiKeyRejected(DexoryError):
 
 
 class SiteNotFound(DexoryError):
-    """404 on the locations endpoint: the site name is wrong."""
+    """404 on a site's first page: the site name is wrong."""
 
 
 class RequestFailed(DexoryError):
     """Any other non-retryable answer (4xx, redirect)."""
+
+
+class PageRejected(RequestFailed):
+    """A permanent 4xx for a page other than a site's first: a saved cursor the API no longer serves, say."""
 
 
 class TransientError(DexoryError):
@@ -39,12 +43,9 @@ class RetriesExhausted(DexoryError):
         self.last_error = last_error
 
 
-class PaginationError(DexoryError):
-    """A `links.next` the connector refuses to follow (other origin, or a page already visited).
+class LinkError(DexoryError):
+    """A link in a page's `links` that is present but cannot be understood as a URL."""
 
-    `resume_url` is the page whose link was refused: a later sync re-reads it rather than trusting the link.
-    """
 
-    def __init__(self, message: str, *, resume_url: str) -> None:
-        super().__init__(message)
-        self.resume_url = resume_url
+class SitesFailed(DexoryError):
+    """One or more sites failed; the others were synced. The message names each failed site and its cause."""

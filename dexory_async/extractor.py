@@ -1,65 +1,143 @@
-"""The asyncio side of a sync: fetch pages in order, flatten each, and hand it on."""
+"""The asyncio side of a sync: every site's pages fetched concurrently on one loop, flattened, and handed on.
+
+Each site is paginated in page order within a lane of the shared request budget, and ends with one `SiteEnded`
+saying how. A site that fails does so alone: its error becomes its `SiteEnded`, and the other sites carry on.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
+import aiohttp
 from yarl import URL
 
+from .budget import Budget
 from .client import DexoryClient, RequestCounters, open_session
-from .config import Settings
-from .flatten import Row, Skip, flatten_locations
+from .config import Settings, Site
+from .errors import DexoryError, PageRejected
+from .flatten import flatten_locations
+from .links import first_page_url
+from .page import End, Page
 from .pagination import Paginator
+from .redaction import redact
 from .throttle import Throttle
 
-
-@dataclass
-class FlatPage:
-    """One page, flattened: what the bridge upserts, and the cursor to checkpoint once it has."""
-
-    sequence: int
-    url: str
-    next_url: str | None
-    total_pages: int | None
-    locations: list[Row]
-    objects: list[Row]
-    skipped: list[Skip]
-    size_bytes: int
+logger = logging.getLogger(__name__)
 
 
-@dataclass
-class ExtractSummary:
-    requests: RequestCounters = field(default_factory=RequestCounters)
-    concurrency: int = 1  # as configured
-    lowest_concurrency: int = 1  # what rate limiting lowered it to, at worst
-    stopped_at_max_pages: str | None = None  # next page's URL when max_pages cut the sync short
+@dataclass(frozen=True, slots=True)
+class Failed:
+    error: DexoryError
 
 
-async def extract(settings: Settings, start_url: URL, emit: Callable[[FlatPage], Awaitable[None]]) -> ExtractSummary:
-    """Run the whole extraction, awaiting `emit` for each flattened page in page order."""
+@dataclass(frozen=True, slots=True)
+class SiteEnded:
+    site: str
+    end: End | Failed
+    requests: RequestCounters
+    lowest_concurrency: int  # what rate limiting lowered the site's share to, at worst
+
+
+@dataclass(frozen=True, slots=True)
+class StartedOver:
+    """The saved cursor of `site` was refused by the API for good; the site is synced from its first page."""
+
+    site: str
+    reason: str
+
+
+Item = Page | SiteEnded | StartedOver
+Emit = Callable[[Item], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteStart:
+    url: URL
+    resumed: bool  # `url` is a saved cursor, not the first page
+
+
+async def extract(settings: Settings, starts: Mapping[str, SiteStart], emit: Emit) -> None:
+    """Sync the sites in `starts` concurrently, awaiting `emit` for each page (in order within its site)."""
     async with open_session(settings) as session:
-        throttle = Throttle(settings.concurrency)
-        client = DexoryClient(settings, session, throttle)
-        paginator = Paginator(client, settings, start_url)
-        pages = paginator.pages()
-        async with aclosing(pages):
-            async for page in pages:
-                rows = flatten_locations(page.locations)
-                await emit(
-                    FlatPage(
-                        sequence=page.sequence,
-                        url=str(page.url),
-                        next_url=None if page.next_url is None else str(page.next_url),
-                        total_pages=page.total_pages,
-                        locations=rows.locations,
-                        objects=rows.objects,
-                        skipped=rows.skipped,
-                        size_bytes=page.size_bytes,
-                    )
-                )
-        stopped = paginator.stopped_at_max_pages
-        return ExtractSummary(
-            client.counters, throttle.ceiling, throttle.lowest_limit, None if stopped is None else str(stopped)
-        )
+        budget = Budget(settings.concurrency)
+        throttles = _throttle_per_key(settings)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for site in settings.sites:
+                    if site.name in starts:
+                        run = _SiteRun(settings, site, session, budget, throttles[site.api_key], emit)
+                        group.create_task(run.run(starts[site.name]))
+        except ExceptionGroup as group:  # not a site's failure (those end the site alone) but a bug: the first
+            raise group.exceptions[0] from None
+
+
+def _throttle_per_key(settings: Settings) -> dict[str, Throttle]:
+    """One throttle per API key: an API rate-limits a key, whichever site its requests are for."""
+    names: dict[str, list[str]] = {}
+    for site in settings.sites:
+        names.setdefault(site.api_key, []).append(site.name)
+    return {
+        key: Throttle(settings.concurrency, name=", ".join(f"site {name!r}" for name in sites))
+        for key, sites in names.items()
+    }
+
+
+class _SiteRun:
+    def __init__(
+        self,
+        settings: Settings,
+        site: Site,
+        session: aiohttp.ClientSession,
+        budget: Budget,
+        throttle: Throttle,
+        emit: Emit,
+    ) -> None:
+        self._settings = settings
+        self._site = site
+        self._budget = budget
+        self._emit = emit
+        self._throttle = throttle
+        self._client = DexoryClient(settings, site, session, self._throttle)
+        self._handed_on = 0  # pages
+
+    async def run(self, start: SiteStart) -> None:
+        end = await self._sync(start)
+        await self._emit(SiteEnded(self._site.name, end, self._client.counters, self._throttle.lowest_limit))
+
+    async def _sync(self, start: SiteStart) -> End | Failed:
+        """How the site's pages ended; a failure is this site's alone, whatever raised it."""
+        try:
+            return await self._pages(start.url)
+        except PageRejected as error:
+            if not (start.resumed and self._handed_on == 0):
+                return Failed(error)
+            # A saved cursor the API refuses for good (the site shrank, say) would fail every later sync: drop it.
+            await self._emit(StartedOver(self._site.name, str(error)))
+            return await self._sync(SiteStart(first_page_url(self._settings, self._site), resumed=False))
+        except DexoryError as error:
+            return Failed(error)
+        except Exception as error:  # a surprise from a library, or a bug: it ends this site, not every site
+            return Failed(DexoryError(redact(f"unexpected {type(error).__name__}: {error}", self._site.api_key)))
+
+    async def _pages(self, start: URL) -> End:
+        async with self._budget.lane(lambda: self._throttle.limit) as lane:
+            paginator = Paginator(
+                self._client.fetch,
+                lane,
+                start,
+                origin=URL(self._settings.base_url),
+                max_pages=self._settings.max_pages,
+                prefetch=self._settings.concurrency > 1,
+            )
+            async with aclosing(paginator.pages()) as pages:
+                async for item in pages:
+                    if not isinstance(item, Page):
+                        return item
+                    rows = flatten_locations(self._site.name, item.data)
+                    await self._emit(replace(item, data=[], rows=rows, retries=self._client.counters.retries))
+                    self._handed_on += 1
+        raise AssertionError("the paginator ended without saying how")

@@ -1,6 +1,8 @@
 """Turning one page of locations into `locations` rows and `expected_inventory_objects` rows.
 
 Malformed input never stops a sync: the offending location or object is skipped and reported as a `Skip`.
+Values are given in the form the SDK encodes cheapest for their declared type: `scan_date` as an aware datetime
+(text would be parsed again with strptime, once per row of both tables), text as str, numbers as int or float.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from typing import Any
 
 import orjson
 
-from .tables import KEY_FIELDS, LOCATION_NUMBERS, OBJECT_INDEX, OBJECT_NUMBERS
+from .tables import KEY_FIELDS, LOCATION_KEY, LOCATION_NUMBERS, OBJECT_INDEX, OBJECT_NUMBERS, SITE
 
 OBJECTS_FIELD = "expected_inventory_objects"
 _RESERVED_OBJECT_COLUMNS = frozenset((*KEY_FIELDS, OBJECT_INDEX))
+LOCATION_SITE = "location_site"  # a location's own `site` field, should the API send one: `site` is ours
 
 Row = dict[str, Any]
 _NESTED = (dict, list)  # values stored as JSON text
@@ -42,18 +45,19 @@ class FlatRows:
     skipped: list[Skip] = field(default_factory=list)
 
 
-def flatten_locations(locations: list[Any]) -> FlatRows:
+def flatten_locations(site: str, locations: list[Any]) -> FlatRows:
+    """The rows of one page of `site`: every row carries the site, so sites share the tables without colliding."""
     rows = FlatRows()
     for position, location in enumerate(locations):
-        _flatten_location(position, location, rows)
+        _flatten_location(site, position, location, rows)
     return rows
 
 
-def _flatten_location(position: int, location: Any, rows: FlatRows) -> None:
+def _flatten_location(site: str, position: int, location: Any, rows: FlatRows) -> None:
     if not isinstance(location, dict):
         rows.skipped.append(Skip(SKIP_LOCATION_NOT_OBJECT, f"item {position} is {type(location).__name__}"))
         return
-    missing = [key for key in KEY_FIELDS if location.get(key) is None]
+    missing = [key for key in LOCATION_KEY if location.get(key) is None]
     if missing:
         rows.skipped.append(Skip(SKIP_LOCATION_MISSING_KEY, f"item {position} lacks {', '.join(missing)}"))
         return
@@ -65,11 +69,17 @@ def _flatten_location(position: int, location: Any, rows: FlatRows) -> None:
 
     row = {key: _json(value) if type(value) in _NESTED else value for key, value in location.items()}
     row.pop(OBJECTS_FIELD, None)
+    if SITE in row:
+        column = LOCATION_SITE
+        while column in row:
+            column = "location_" + column
+        row[column] = row.pop(SITE)
     _check_numbers(row, LOCATION_NUMBERS, location["name"], None, rows.skipped)
-    for key in KEY_FIELDS[:-1]:  # key columns are strings, whatever JSON type the API used
+    for key in LOCATION_KEY[:-1]:  # key columns are strings, whatever JSON type the API used
         if not isinstance(row[key], str):
             row[key] = orjson.dumps(row[key]).decode()
     row["scan_date"] = scan_date
+    row[SITE] = site
     rows.locations.append(row)
 
     objects = location.get(OBJECTS_FIELD)
@@ -132,8 +142,8 @@ def _json(value: dict[str, Any] | list[Any]) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def normalise_timestamp(value: Any) -> str | None:
-    """An ISO-8601 timestamp as UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ` (naive means UTC), or None if unreadable."""
+def normalise_timestamp(value: Any) -> datetime | None:
+    """An ISO-8601 timestamp as an aware UTC datetime (naive means UTC), or None if unreadable."""
     if not isinstance(value, str):
         return None
     try:
@@ -143,4 +153,4 @@ def normalise_timestamp(value: Any) -> str | None:
         moment = moment.astimezone(UTC)
     except (ValueError, OverflowError):  # overflow: an offset pushing 0001-01-01 or 9999-12-31 off the calendar
         return None
-    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return moment

@@ -1,176 +1,211 @@
-"""Following `links.next`, and fetching ahead when the links are numbered pages.
+"""Following one site's `links.next`, and fetching ahead when the links are numbered pages.
 
-Pages come out strictly in order and exactly once. From a numbered link the API gave (`page[number]=n`), the
-paginator derives the following URLs itself and keeps up to `concurrency` requests in flight; every page's own
-`links.next` is still checked against the derived one, and on a mismatch it falls back to following the links one
-by one from the last page it verified. Opaque cursor links are always followed one by one.
+Pages come out strictly in order and exactly once, then one `End` says how the sequence ended. From a numbered link
+the API gave (`page[number]=n`), the paginator derives the following URLs itself and fetches ahead as far as its
+lane of the shared budget allows; every page's own `links.next` is still checked against the derived one, and on a
+mismatch it drops what it fetched ahead and follows the links one by one. Opaque cursor links are always followed
+one by one. Whether the API numbers pages from 0 or 1 does not matter: a page's number is read from its own URL, or
+for the first page, from its next link.
 
-A next link is checked as soon as its page arrives: one to another origin (the key must not travel there) or back
-to a page already fetched is refused, and the refusal is raised once the page itself, whose rows are fine, has been
-handed on. So nothing downstream, checkpoints included, ever sees a refused link.
+A next link is checked as soon as its page arrives. One that cannot be read, leads to another origin, endpoint or
+site (the key must not travel there), or back to a page already fetched is refused: the page, whose rows are fine,
+is handed on without a next link and the `End` is `LinkRefused`. So nothing downstream, checkpoints included, ever
+sees a refused link.
+
+The paginator fetches through `fetch`, any coroutine function from URL to Page: the HTTP client in a sync, a
+scripted fake in tests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import aclosing
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import replace
 
 from yarl import URL
 
-from .client import DexoryClient, FetchedPage
-from .config import Settings
-from .errors import PaginationError
-from .links import link_identity, page_number, resolve_link, same_origin, with_page_number
+from .budget import Lane
+from .errors import LinkError
+from .links import link_identity, page_number, resolve_link, same_endpoint, same_origin, with_page_number
+from .page import End, Finished, LinkRefused, Page, StoppedAtMaxPages
 
 logger = logging.getLogger(__name__)
 
-_Window = dict[int, "asyncio.Task[FetchedPage]"]  # page number -> its request, in flight or done
-
-
-@dataclass
-class Page:
-    sequence: int  # 1-based position in this sync
-    url: URL
-    next_url: URL | None  # the accepted links.next; None on the last page, or when the link was refused
-    total_pages: int | None  # from links.last, when known
-    locations: list[Any]
-    size_bytes: int
-    refused: PaginationError | None = None  # why links.next was refused; raised after the page is handed on
+Fetch = Callable[[URL], Awaitable[Page]]
+_Identity = tuple[object, ...]
 
 
 class Paginator:
-    def __init__(self, client: DexoryClient, settings: Settings, start_url: URL) -> None:
-        self._client = client
-        self._settings = settings
-        self._origin = URL(settings.base_url)
-        self._start_url = start_url  # built from base_url, or a cursor state.start_url checked against it
-        self._visited: set[tuple[Any, ...]] = {link_identity(start_url)}
+    def __init__(self, fetch: Fetch, lane: Lane, start: URL, *, origin: URL, max_pages: int, prefetch: bool) -> None:
+        self._fetch = fetch
+        self._lane = lane
+        self._start = start  # the first page, or a saved cursor already checked against the configuration
+        self._origin = origin
+        self._max_pages = max_pages
+        self._prefetch = prefetch
+        self._visited = {hash(link_identity(start))}  # hashes: a site of 100,000 pages keeps 100,000 ints
         self._emitted = 0
-        self._total: int | None = None
-        self._prefetch_enabled = settings.concurrency > 1
-        self._resume_at: URL | None = None  # where to follow the links from after prefetching
-        self.stopped_at_max_pages: URL | None = None  # the next page's URL when max_pages cut the sync short
+        self._last_number: int | None = None  # the page number the latest links.last gave
+        self._announced: int | None = None  # the highest page number any links.last gave
 
-    async def pages(self) -> AsyncIterator[Page]:
-        url: URL | None = self._start_url
-        while url is not None and not self._at_max_pages(url):
-            if self._prefetch_enabled and page_number(url) is not None:  # a numbered link from the API itself
-                run = self._prefetch(url)
-                async with aclosing(run):
-                    async for page in run:
-                        yield page
-                url = self._resume_at
-            else:
-                page = self._page(await self._client.fetch(url))
-                yield page
-                url = _follow(page)
-
-    async def _prefetch(self, first_url: URL) -> AsyncIterator[Page]:
-        """Pages from the numbered link `first_url` on, with up to `concurrency` requests in flight; sets
-        `_resume_at` to where the links must be followed one by one, or None when there is nothing left."""
-        first = page_number(first_url) or 1
-        window: _Window = {}
-        number = first
-        self._resume_at = None
+    async def pages(self) -> AsyncGenerator[Page | End, None]:
+        window: dict[_Identity, asyncio.Task[Page]] = {}  # pages fetched ahead, in page order, each holding a slot
+        url = self._start
         try:
-            self._fill(window, first_url, first, number)
             while True:
-                request = window.pop(number, None)  # absent only past a links.last that proved too low
-                fetched = await (request or self._client.fetch(with_page_number(first_url, number)))
-                page = self._page(fetched)
-                self._fill(window, first_url, first, number + 1)  # refill before the page is handed on
-                yield page
-                following = _follow(page)
-                if following is None:
+                if window:  # the slot of the page just handed on: top the window up before waiting
+                    await self._fetch_ahead(window, url)
+                fetched = await self._head(window, url)
+                try:
+                    page, end = self._read(fetched)
+                    if end is None and page.next_url is not None:
+                        await self._fetch_ahead(window, page.next_url)
+                    yield page
+                finally:
+                    self._lane.give()
+                if end is None and page.next_url is not None and self._emitted >= self._max_pages:
+                    end = self._stop_at_max_pages(page.next_url)
+                if end is not None:
+                    yield end
                     return
-                if link_identity(following) != link_identity(with_page_number(first_url, number + 1)):
-                    self._stop_prefetching(page.sequence, following)
-                    return
-                if self._at_max_pages(following):
-                    return
-                number += 1
+                assert page.next_url is not None  # no end: the page has a next link
+                url = page.next_url
         finally:
-            await _discard(window)
+            await self._discard(window)
 
-    def _fill(self, window: _Window, first_url: URL, first: int, start: int) -> None:
-        """Requests for pages `start` .. `start + concurrency - 1`, within max_pages and links.last."""
-        last = start + self._settings.concurrency - 1
-        last = min(last, start + self._settings.max_pages - self._emitted - 1)
-        if self._total is not None:
-            last = min(last, self._total)
-        for number in range(start, last + 1):
-            if number not in window:
-                url = first_url if number == first else with_page_number(first_url, number)
-                window[number] = asyncio.create_task(self._client.fetch(url))
+    async def _head(self, window: dict[_Identity, asyncio.Task[Page]], url: URL) -> Page:
+        """The page at `url`, holding a slot: fetched ahead already, or fetched now."""
+        request = window.pop(link_identity(url), None)
+        if request is None:
+            await self._lane.take()
+            request = asyncio.ensure_future(self._fetch(url))
+        try:
+            return await request
+        except BaseException:
+            self._lane.give()
+            raise
 
-    def _stop_prefetching(self, sequence: int, following: URL) -> None:
-        self._resume_at = following
-        self._prefetch_enabled = False
-        logger.warning(
-            "page %d's links.next is not the numbered page the connector expected; "
-            "following the links one by one from here",
-            sequence,
-        )
+    async def _fetch_ahead(self, window: dict[_Identity, asyncio.Task[Page]], next_url: URL) -> None:
+        """Requests for the pages from `next_url` on, derived from its number, as far as the lane has room.
 
-    def _page(self, fetched: FetchedPage) -> Page:
+        What was fetched ahead must start at `next_url`: otherwise the derived numbers were wrong, and the
+        paginator follows the links one by one from here."""
+        if window and next(iter(window)) != link_identity(next_url):
+            await self._discard(window)
+            self._prefetch = False
+            logger.warning(
+                "page %d's links.next is not the numbered page the connector expected; "
+                "following the links one by one from here",
+                self._emitted,
+            )
+        number = page_number(next_url)
+        if not self._prefetch or number is None:
+            return
+        count = self._max_pages - self._emitted
+        if self._last_number is not None:
+            count = min(count, self._last_number - number + 1)
+        for ahead in range(count):
+            url = next_url if ahead == 0 else with_page_number(next_url, number + ahead)
+            identity = link_identity(url)
+            if identity in window:
+                continue
+            if not await self._lane.try_take():
+                return
+            window[identity] = asyncio.ensure_future(self._fetch(url))
+
+    async def _discard(self, window: dict[_Identity, asyncio.Task[Page]]) -> None:
+        """Cancel requests no longer needed (past the end, after a fallback, on failure) and collect their outcome."""
+        tasks = list(window.values())
+        window.clear()
+        for task in tasks:
+            task.cancel()
+        try:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:  # even if this is cancelled too: the slots belong to the whole budget
+            for _ in tasks:
+                self._lane.give()
+
+    def _read(self, fetched: Page) -> tuple[Page, End | None]:
+        """The page with its place in the sync and its accepted next link, and how the site ends if it does here."""
         self._emitted += 1
-        next_url = resolve_link(fetched.url, fetched.next_link)
-        refused = None if next_url is None else self._refusal(next_url, fetched.url)
-        total = self._total_pages(fetched)
-        if total is not None:
-            self._total = total
-        accepted = None if refused else next_url
-        return Page(self._emitted, fetched.url, accepted, total, fetched.locations, fetched.size_bytes, refused)
+        page = replace(fetched, sequence=self._emitted)
+        where = f"page {page.sequence} ({page.url})"
+        try:
+            next_url = resolve_link(page.url, page.links.get("next"))
+        except LinkError as error:
+            return page, LinkRefused(page.url, f"{where}: links.next {error}")
+        number = self._number_of(page.url, next_url)
+        pages_after = self._pages_after(page, number)
+        page = replace(page, pages_after=pages_after)
+        if next_url is None:
+            return page, self._finished(page, where, number)
+        refusal = self._refusal(next_url, page.url, number)
+        if refusal is not None:
+            return page, LinkRefused(page.url, f"{where}: {refusal}")
+        return replace(page, next_url=next_url), None
 
-    def _refusal(self, url: URL, page_url: URL) -> PaginationError | None:
+    def _number_of(self, url: URL, next_url: URL | None) -> int | None:
+        """A page's number: in its URL, or (a first page asked for without one) one before its next link's."""
+        own = page_number(url)
+        if own is not None or next_url is None:
+            return own
+        following = page_number(next_url)
+        return None if following is None else following - 1
+
+    def _pages_after(self, page: Page, number: int | None) -> int | None:
+        """How many pages follow this one by its links.last; None when it has none that reads as this endpoint's."""
+        try:
+            last = resolve_link(page.url, page.links.get("last"))
+        except LinkError:
+            return None
+        if last is None or link_identity(last, ignore_number=True) != link_identity(page.url, ignore_number=True):
+            return None
+        last_number = page_number(last)
+        if last_number is None:
+            return None
+        self._last_number = last_number
+        self._announced = max(last_number, self._announced or last_number)
+        if number is None and page_number(page.url) is None:  # a lone first page: numbered 0 or 1, so at least
+            return max(0, last_number - 1)
+        return None if number is None else max(0, last_number - number)
+
+    def _finished(self, page: Page, where: str, number: int | None) -> End:
+        """The end of the site, unless this page's own links.last says otherwise: rows would be lost."""
+        if page.pages_after:
+            reason = f"{where} has no links.next, but its links.last announces {page.pages_after} more page(s)"
+            return LinkRefused(page.url, reason)
+        shortfall = 0 if number is None or self._announced is None else max(0, self._announced - number)
+        if shortfall:
+            logger.warning(
+                "the site ended at %s, %d page(s) before the last page an earlier links.last announced: "
+                "the site shrank during the sync, or the API's links.last is wrong",
+                where,
+                shortfall,
+            )
+        return Finished(shortfall)
+
+    def _refusal(self, url: URL, page_url: URL, number: int | None) -> str | None:
         """Why the link `url` on page `page_url` must not be followed, or None (and it counts as visited)."""
         if not same_origin(url, self._origin):
-            return PaginationError(
+            return (
                 f"refusing to follow links.next to host {url.host}:{url.port}: it is not the origin of base_url "
-                f"({self._origin}), and the API key must not be sent there",
-                resume_url=str(page_url),
+                f"({self._origin}), and the API key must not be sent there"
             )
-        identity = link_identity(url)
+        if not same_endpoint(url, self._start):
+            return f"refusing to follow links.next to {url}: it is not this site's locations endpoint"
+        if page_number(page_url) is None and number is not None:
+            self._visited.add(hash(link_identity(with_page_number(page_url, number))))  # the first page, numbered
+        identity = hash(link_identity(url))
         if identity in self._visited:
-            return PaginationError(
-                f"pagination loop: links.next points back to {url}, which this sync already fetched",
-                resume_url=str(page_url),
-            )
+            return f"pagination loop: links.next points back to {url}, which this sync already fetched"
         self._visited.add(identity)
         return None
 
-    def _total_pages(self, fetched: FetchedPage) -> int | None:
-        last = resolve_link(fetched.url, fetched.last_link)
-        if last is None or link_identity(last, ignore_number=True) != link_identity(fetched.url, ignore_number=True):
-            return None
-        return page_number(last)
-
-    def _at_max_pages(self, url: URL) -> bool:
-        if self._emitted < self._settings.max_pages:
-            return False
-        self.stopped_at_max_pages = url
+    def _stop_at_max_pages(self, next_url: URL) -> StoppedAtMaxPages:
         logger.warning(
             "max_pages (%d) reached with more pages to go: this sync is incomplete; the next sync continues from %s",
-            self._settings.max_pages,
-            url,
+            self._max_pages,
+            next_url,
         )
-        return True
-
-
-def _follow(page: Page) -> URL | None:
-    """The page's next link, once the page has been handed on; a refused link fails the sync here."""
-    if page.refused is not None:
-        raise page.refused
-    return page.next_url
-
-
-async def _discard(window: _Window) -> None:
-    """Cancel requests that are no longer needed (past the end, or after a fallback) and collect their outcome."""
-    for task in window.values():
-        task.cancel()
-    await asyncio.gather(*window.values(), return_exceptions=True)
-    window.clear()
+        return StoppedAtMaxPages(next_url)

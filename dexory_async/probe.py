@@ -1,4 +1,4 @@
-"""The setup form's connection test: one request for one location, and a sentence a user can act on."""
+"""The setup form's connection test: one request for one location of each site, and sentences a user can act on."""
 
 from __future__ import annotations
 
@@ -6,19 +6,19 @@ import asyncio
 import dataclasses
 
 from .client import DexoryClient, open_session
-from .config import Settings
+from .config import Settings, Site
 from .errors import DexoryError, RetriesExhausted
-from .links import PAGE_SIZE, first_page_url
+from .links import first_page_url
 from .throttle import Throttle
 
 
-async def probe(settings: Settings) -> None:
-    """Fetch one location (`page[size]=1`, no retries); raise DexoryError saying what is wrong."""
-    settings = dataclasses.replace(settings, max_retries=0, concurrency=1)
-    url = first_page_url(settings).update_query({PAGE_SIZE: "1"})
+async def probe(settings: Settings, site: Site) -> None:
+    """Fetch one location of `site` (`page[size]=1`, no retries); raise DexoryError saying what is wrong."""
+    settings = dataclasses.replace(settings, max_retries=0, concurrency=1, page_size=1)
+    url = first_page_url(settings, site)
     async with open_session(settings) as session:
         try:
-            await DexoryClient(settings, session, Throttle(1)).fetch(url)
+            await DexoryClient(settings, site, session, Throttle(1)).fetch(url)
         except RetriesExhausted as error:
             cause = str(error.last_error)
             if error.last_error.timed_out:
@@ -26,10 +26,18 @@ async def probe(settings: Settings) -> None:
             raise DexoryError(f"could not reach the Dexory API at {settings.base_url}: {cause}") from None
 
 
-def check_connection(settings: Settings) -> str | None:
-    """None when the API answers with this site and key, else why not."""
-    try:
-        asyncio.run(probe(settings))
-    except DexoryError as error:
-        return str(error)
-    return None
+async def _failures(settings: Settings) -> list[str]:
+    async def check(site: Site) -> str | None:
+        try:
+            await probe(settings, site)
+        except DexoryError as error:
+            return f"site {site.name!r}: {error}"
+        return None
+
+    results = await asyncio.gather(*(check(site) for site in settings.sites))
+    return [failure for failure in results if failure is not None]
+
+
+def check_connection(settings: Settings) -> list[str]:
+    """Why each site that does not answer with its key fails, one line each; empty when every site answers."""
+    return asyncio.run(_failures(settings))

@@ -1,4 +1,4 @@
-"""Counting a sync as it goes: progress lines, skipped records, the final summary, and the counts kept in state."""
+"""Counting a sync as it goes: per-site and total progress lines, skipped records, and the final summary."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .extractor import ExtractSummary, FlatPage
+from .client import RequestCounters
+from .page import Page
 
 logger = logging.getLogger(__name__)
 
 SKIPS_LOGGED_PER_KIND = 5
-_STATE_COUNTS = ("pages", "locations", "objects")
+STATE_COUNTS = ("pages", "locations", "objects")
 
 
 def _duration(seconds: float) -> str:
@@ -25,9 +26,10 @@ def _duration(seconds: float) -> str:
 
 
 @dataclass
-class SyncProgress:
-    """Running totals; `pages`, `locations` and `objects` carry over from a checkpoint when a sync resumes."""
+class SiteProgress:
+    """One site's running totals; `pages`, `locations` and `objects` carry over from a checkpoint on a resume."""
 
+    site: str
     pages: int = 0
     locations: int = 0
     objects: int = 0
@@ -35,66 +37,95 @@ class SyncProgress:
     pages_this_run: int = 0
     rows_this_run: int = 0
     total_pages: int | None = None
-    started: float = field(default_factory=time.monotonic)
+    retries: int = 0
+    requests: RequestCounters | None = None  # once the site has ended
+    throttled_to: int | None = None  # the lowest concurrency rate limiting brought the site to, if it did
     _last_page: tuple[int, int, int] = (0, 0, 0)  # pages, locations, objects of the page added last
 
     @classmethod
-    def resumed_from(cls, state: Mapping[str, Any]) -> SyncProgress:
-        counts = {key: state[key] for key in _STATE_COUNTS if isinstance(state.get(key), int)}
-        return cls(**counts)
+    def resumed_from(cls, site: str, counts: Mapping[str, Any]) -> SiteProgress:
+        return cls(site, **{key: counts[key] for key in STATE_COUNTS if type(counts.get(key)) is int})
 
     def state_counts(self, *, without_last_page: bool = False) -> dict[str, int]:
         """The counts a checkpoint keeps; `without_last_page` when the checkpoint makes the next sync read it again."""
-        counts = {key: getattr(self, key) for key in _STATE_COUNTS}
+        counts = {key: getattr(self, key) for key in STATE_COUNTS}
         if without_last_page:
-            for key, value in zip(_STATE_COUNTS, self._last_page, strict=True):
+            for key, value in zip(STATE_COUNTS, self._last_page, strict=True):
                 counts[key] -= value
         return counts
 
-    def add(self, page: FlatPage) -> None:
-        self._last_page = (1, len(page.locations), len(page.objects))
+    def add(self, page: Page) -> None:
+        locations, objects = len(page.rows.locations), len(page.rows.objects)
+        self._last_page = (1, locations, objects)
         self.pages += 1
         self.pages_this_run += 1
-        self.locations += len(page.locations)
-        self.objects += len(page.objects)
-        self.rows_this_run += len(page.locations) + len(page.objects)
-        if page.total_pages is not None:
-            self.total_pages = max(page.total_pages, self.pages)
-        for skip in page.skipped:
+        self.locations += locations
+        self.objects += objects
+        self.rows_this_run += locations + objects
+        self.retries = page.retries
+        if page.pages_after is not None:
+            self.total_pages = self.pages + page.pages_after
+        for skip in page.rows.skipped:
             self.skipped[skip.kind] += 1
             if self.skipped[skip.kind] <= SKIPS_LOGGED_PER_KIND:
-                logger.warning("page %d: skipped a record (%s): %s", self.pages, skip.kind, skip.detail)
+                logger.warning(
+                    "site %r page %d: skipped a record (%s): %s", self.site, self.pages, skip.kind, skip.detail
+                )
                 if self.skipped[skip.kind] == SKIPS_LOGGED_PER_KIND:
-                    logger.warning("further %s skips are counted, not logged", skip.kind)
+                    logger.warning("site %r: further %s skips are counted, not logged", self.site, skip.kind)
+
+    def start_over(self) -> None:
+        """The site is read again from its first page: what a saved cursor had counted no longer holds."""
+        self.pages = self.locations = self.objects = 0
+        self.total_pages = None
+        self._last_page = (0, 0, 0)
+
+    def line(self, elapsed: float) -> str:
+        done = f"site {self.site!r}: page {self.pages:,}"
+        if self.total_pages:
+            share = 100 * self.pages / self.total_pages
+            remaining = (self.total_pages - self.pages) * elapsed / max(self.pages_this_run, 1)
+            done += f" of {self.total_pages:,} ({share:.1f}%, ETA {_duration(remaining)})"
+        return f"{done}: {self.locations:,} locations, {self.objects:,} objects, {self.retries:,} retries"
+
+
+@dataclass
+class SyncProgress:
+    sites: dict[str, SiteProgress]
+    started: float = field(default_factory=time.monotonic)
 
     @property
     def elapsed(self) -> float:
         return max(time.monotonic() - self.started, 1e-9)
 
-    def progress_line(self) -> str:
-        rate = self.rows_this_run / self.elapsed
-        done = f"page {self.pages:,}"
-        if self.total_pages:
-            share = 100 * self.pages / self.total_pages
-            remaining = (self.total_pages - self.pages) * self.elapsed / max(self.pages_this_run, 1)
-            done += f" of {self.total_pages:,} ({share:.1f}%, ETA {_duration(remaining)})"
-        return f"{done}: {self.locations:,} locations, {self.objects:,} objects, {rate:,.0f} rows/s"
+    @property
+    def rows_this_run(self) -> int:
+        return sum(site.rows_this_run for site in self.sites.values())
 
-    def summary(self, extract: ExtractSummary | None) -> str:
-        skipped = ", ".join(f"{kind} {count:,}" for kind, count in sorted(self.skipped.items())) or "none"
-        lines = [
-            "sync summary",
-            f"  pages:    {self.pages:,}" + (f" (of {self.total_pages:,})" if self.total_pages else ""),
-            f"  rows:     locations {self.locations:,}, expected_inventory_objects {self.objects:,}",
-            f"  skipped:  {skipped}",
-        ]
-        if extract is not None:
-            requests = extract.requests
-            lines.append(
-                f"  requests: {requests.requests:,} ({requests.retries:,} retries, "
-                f"{requests.bytes_received / 1e6:,.1f} MB)"
-            )
-            if extract.lowest_concurrency < extract.concurrency:
-                lines.append(f"  throttled: rate limiting lowered concurrency to {extract.lowest_concurrency} at worst")
+    def total_line(self) -> str:
+        sites = self.sites.values()
+        pages, locations, objects = (sum(getattr(site, key) for site in sites) for key in STATE_COUNTS)
+        rate = self.rows_this_run / self.elapsed
+        return f"all sites: {pages:,} pages, {locations:,} locations, {objects:,} objects, {rate:,.0f} rows/s"
+
+    def summary(self, outcomes: Mapping[str, str]) -> str:
+        """The closing report: each site's pages, rows, requests and how it ended, then the totals."""
+        lines = ["sync summary"]
+        for name, site in self.sites.items():
+            pages = f"{site.pages:,}" + (f" of {site.total_pages:,}" if site.total_pages else "")
+            lines.append(f"  site {name!r}: {outcomes.get(name, 'not synced')}")
+            lines.append(f"    pages:    {pages}")
+            lines.append(f"    rows:     locations {site.locations:,}, expected_inventory_objects {site.objects:,}")
+            skipped = ", ".join(f"{kind} {count:,}" for kind, count in sorted(site.skipped.items())) or "none"
+            lines.append(f"    skipped:  {skipped}")
+            if site.requests is not None:
+                requests = site.requests
+                lines.append(
+                    f"    requests: {requests.requests:,} ({requests.retries:,} retries, "
+                    f"{requests.bytes_received / 1e6:,.1f} MB)"
+                )
+            if site.throttled_to is not None:
+                lines.append(f"    throttled: rate limiting lowered concurrency to {site.throttled_to} at worst")
+        lines.append(f"  {self.total_line()}")
         lines.append(f"  elapsed:  {_duration(self.elapsed)} ({self.rows_this_run / self.elapsed:,.0f} rows/s)")
         return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
 from yarl import URL
@@ -38,6 +39,13 @@ def redact(text: str, secret: str) -> str:
     if secret:
         text = re.sub("|".join(map(re.escape, _spellings(secret))), MASK, text, flags=re.IGNORECASE)
     return _KEY_VALUE.sub(lambda match: match[1] + MASK, text)
+
+
+def redact_all(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every one of `secrets` masked, longest first (one key may contain another)."""
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = redact(text, secret)
+    return redact(text, "")
 
 
 def excerpt(body: str | bytes, secret: str, limit: int) -> str:

@@ -10,7 +10,9 @@ import email.utils
 import time
 from collections.abc import Generator
 
-from .errors import ApiKeyRejected, DexoryError, RequestFailed, SiteNotFound, TransientError
+from yarl import URL
+
+from .errors import ApiKeyRejected, DexoryError, PageRejected, RequestFailed, SiteNotFound, TransientError
 
 RETRY_AFTER_CAP_SECONDS = 300.0
 
@@ -44,23 +46,27 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         pass
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
+    except (TypeError, ValueError, OverflowError):  # overflow: an absurd zone offset
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def error_for_status(status: int, site: str, excerpt: str, retry_after: float | None) -> DexoryError:
-    """The error an HTTP answer other than 200 stands for: transient ones are retried, the rest fail fast."""
+def error_for_status(
+    status: int, site: str, url: URL, excerpt: str, retry_after: float | None, *, first_page: bool
+) -> DexoryError:
+    """The error an HTTP answer other than 200 stands for: transient ones are retried, the rest fail fast.
+
+    Only a 404 on a site's first page means the site is unknown; on a later page it means that page is gone."""
     if status == 429:
         return TransientError("HTTP 429 Too Many Requests", retry_after=retry_after, rate_limited=True)
     if status >= 500 or status == 408:
         return TransientError(f"HTTP {status} from the server", retry_after=retry_after)
     if status in (401, 403):
         return ApiKeyRejected(f"the API key was rejected for site {site!r} (HTTP {status}): check site_api_key")
-    if status == 404:
+    if status == 404 and first_page:
         return SiteNotFound(f"site {site!r} not found (HTTP 404): check site_name (and customer, base_url)")
     if 300 <= status < 400:
         return RequestFailed(f"unexpected redirect (HTTP {status}); redirects are not followed so the key stays put")
-    return RequestFailed(f"HTTP {status} from the API: {excerpt}")
+    if first_page:
+        return RequestFailed(f"HTTP {status} from the API for the first page of site {site!r}: {excerpt}")
+    return PageRejected(f"the API refused page {url} of site {site!r} (HTTP {status}): {excerpt}")

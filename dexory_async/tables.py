@@ -11,10 +11,18 @@ from typing import Any
 
 LOCATIONS = "locations"
 OBJECTS = "expected_inventory_objects"
-KEY_FIELDS = ("name", "location_type", "aisle", "scan_date")
+SITE = "site"
+LOCATION_KEY = ("name", "location_type", "aisle", "scan_date")  # a location's key within its site, as the API sends it
+KEY_FIELDS = (SITE, *LOCATION_KEY)
 OBJECT_INDEX = "object_index"
 
-_KEY_COLUMNS = {"name": "STRING", "location_type": "STRING", "aisle": "STRING", "scan_date": "UTC_DATETIME"}
+_KEY_COLUMNS = {
+    SITE: "STRING",
+    "name": "STRING",
+    "location_type": "STRING",
+    "aisle": "STRING",
+    "scan_date": "UTC_DATETIME",
+}
 LOCATION_NUMBERS = frozenset({"occupancy"})
 OBJECT_NUMBERS = frozenset({"expected_weight_g"})
 _LOCATION_TEXT = ("status", "status_type", "message", "image_url")

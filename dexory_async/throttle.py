@@ -1,7 +1,9 @@
-"""Politeness shared by every request of a sync: an adaptive cap on requests in flight, and a pause after a 429.
+"""Politeness per API key: an adaptive cap on its requests in flight, and a pause after a 429.
 
-The cap follows AIMD, like TCP: a 429 halves it (at most once per pause) and pauses every worker, not just the one
-that was told to wait; a run of successes raises it by one, up to the configured concurrency.
+An API rate-limits a key, so the sites that share a key share a throttle, and a 429 slows only those sites; the
+shared budget is what bounds the sync as a whole. The cap follows AIMD, like TCP: a 429 halves it (at most once per
+pause) and pauses every request with that key, not just the one told to wait; a run of successes raises it by one,
+up to the configured concurrency.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ SUCCESSES_PER_STEP_UP = 8
 
 
 class Throttle:
-    def __init__(self, concurrency: int) -> None:
+    def __init__(self, concurrency: int, name: str = "") -> None:
+        self.name = name  # the sites it throttles, for log lines
         self.ceiling = concurrency
         self.limit = concurrency
         self.lowest_limit = concurrency
@@ -55,7 +58,7 @@ class Throttle:
         if self.limit < self.ceiling and self._successes >= SUCCESSES_PER_STEP_UP:
             self.limit += 1
             self._successes = 0
-            logger.info("no rate limiting lately: raising concurrency to %d", self.limit)
+            logger.info("%sno rate limiting lately: raising concurrency to %d", self._prefix, self.limit)
 
     def rate_limited(self, wait: float) -> None:
         """Pause every worker for `wait` seconds and halve the cap (once per pause)."""
@@ -64,5 +67,9 @@ class Throttle:
         if now >= self._paused_until and self.limit > 1:
             self.limit = max(1, self.limit // 2)
             self.lowest_limit = min(self.lowest_limit, self.limit)
-            logger.warning("rate limited by the API: lowering concurrency to %d", self.limit)
+            logger.warning("%srate limited by the API: lowering concurrency to %d", self._prefix, self.limit)
         self._paused_until = max(self._paused_until, now + wait)
+
+    @property
+    def _prefix(self) -> str:
+        return f"{self.name}: " if self.name else ""

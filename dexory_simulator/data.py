@@ -1,7 +1,8 @@
 """Deterministic, realistic Dexory locations: the same seed and index always give the same location.
 
 Location `i` is generated on its own from `(seed, i)`, so a page can be produced without producing the ones before
-it, and tests can compute the ground truth of any site size.
+it, and tests can compute the ground truth of any site size. Locations below `shared` take their key fields from
+one seed common to every site, so several sites can serve locations whose keys are identical.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 LOCATIONS_PER_AISLE = 8_000
+KEY_FIELDS = ("name", "location_type", "aisle", "scan_date")
+SHARED_SEED = -1  # the seed of the key fields of shared locations, unlike any site's own seed
 _EPOCH = datetime(2026, 11, 1, tzinfo=UTC)
 _LOCATION_TYPES = ("rack", "pallet_rack", "floor", "pick_face", "shelf", "bulk")
 _STATUSES = (
@@ -38,8 +41,19 @@ _DESCRIPTIONS = (
 
 @dataclass(frozen=True)
 class GroundTruth:
+    """Rows a correct sync lands: one per location, one per listed object."""
+
     locations: int
     objects: int
+
+    def __add__(self, other: GroundTruth) -> GroundTruth:
+        return GroundTruth(self.locations + other.locations, self.objects + other.objects)
+
+    def __mul__(self, times: int) -> GroundTruth:
+        return GroundTruth(self.locations * times, self.objects * times)
+
+
+NOTHING = GroundTruth(0, 0)
 
 
 def aisle_name(index: int) -> str:
@@ -47,7 +61,16 @@ def aisle_name(index: int) -> str:
     return f"{string.ascii_uppercase[block % 26]}{block // 26 + 1:02d}"
 
 
-def location(seed: int, index: int) -> dict[str, Any]:
+def location(seed: int, index: int, shared: int = 0) -> dict[str, Any]:
+    """Location `index` of the site with `seed`; below `shared`, its key fields are the same on every site."""
+    item = _generate(seed, index)
+    if index < shared:
+        keys = _generate(SHARED_SEED, index)
+        item.update({field: keys[field] for field in KEY_FIELDS})
+    return item
+
+
+def _generate(seed: int, index: int) -> dict[str, Any]:
     rng = random.Random(seed * 1_000_003 + index)
     aisle = aisle_name(index)
     within = index % LOCATIONS_PER_AISLE
@@ -97,11 +120,11 @@ def _inventory_object(rng: random.Random, index: int, n: int) -> dict[str, Any]:
     return {key: value for key, value in candidates.items() if rng.random() < 0.8}
 
 
-def locations(seed: int, start: int, stop: int) -> Iterator[dict[str, Any]]:
-    return (location(seed, index) for index in range(start, stop))
+def locations(seed: int, start: int, stop: int, shared: int = 0) -> Iterator[dict[str, Any]]:
+    return (location(seed, index, shared) for index in range(start, stop))
 
 
 def ground_truth(seed: int, count: int) -> GroundTruth:
-    """Rows a correct sync of a site of `count` locations lands: one per location, one per listed object."""
+    """Rows a correct sync of a site of `count` locations lands (the same with shared keys, which only change keys)."""
     objects = sum(len(item["expected_inventory_objects"]) for item in locations(seed, 0, count))
     return GroundTruth(count, objects)

@@ -4,27 +4,32 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dexory_async.config import Settings, parse_settings
-from dexory_async.simulator import Simulator
+from dexory_simulator import Simulator
 
 TEST_KEY = "sk-test-9f8e7d6c5b4a"  # distinctive, so a leak is easy to grep for
 WRONG_KEY = "sk-wrong-5e4d3c2b1a0f"  # configured in the wrong-key scenarios: a secret as much as the right one
+PAGE_SIZE = 100  # what configuration_for asks for unless told otherwise
 LEAK_MARKERS = ("Unclosed client session", "Unclosed connector", "Task was destroyed", "Task exception was never")
 
 
-def configuration_for(simulator: Simulator, **overrides: Any) -> dict[str, str]:
-    """A Fivetran-style configuration (every value a string) pointing at `simulator`."""
+def configuration_for(simulator: Simulator, *, sites: Sequence[str] | None = None, **overrides: Any) -> dict[str, str]:
+    """A Fivetran-style configuration (every value a string) pointing at `simulator`: its first site only, or the
+    `sites` named (each with its own key, in order)."""
+    keys = {spec.name: spec.api_key for spec in simulator.config.sites}
+    names = [simulator.config.site] if sites is None else list(sites)
     configuration = {
-        "site_name": simulator.config.site,
-        "site_api_key": simulator.config.api_key,
+        "site_name": ",".join(names),
+        "site_api_key": ",".join(keys[name] for name in names),
         "base_url": simulator.base_url,
-        "page_size": "100",
+        "page_size": str(PAGE_SIZE),
         "base_retry_delay": "0.01",
         "request_timeout_seconds": "5",
     }
@@ -32,12 +37,22 @@ def configuration_for(simulator: Simulator, **overrides: Any) -> dict[str, str]:
     return configuration
 
 
-def settings_for(simulator: Simulator, **overrides: Any) -> Settings:
-    return parse_settings(configuration_for(simulator, **overrides))
+def settings_for(simulator: Simulator, *, sites: Sequence[str] | None = None, **overrides: Any) -> Settings:
+    return parse_settings(configuration_for(simulator, sites=sites, **overrides))
 
 
 def extractor_threads() -> list[threading.Thread]:
     return [thread for thread in threading.enumerate() if thread.name == "dexory-extractor"]
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> bool:
+    """Poll `condition` until it holds; False if it still does not after `timeout` (a bound for failures only)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dexory_async.simulator import Simulator
+from dexory_simulator import Simulator
 
 ENV = "RELIABILITY_REPORT"
 COLUMNS = (

@@ -1,84 +1,148 @@
-"""The thread boundary: pages cross in order, failures cross both ways, nothing is left running."""
+"""The thread boundary: pages and how each site ended cross in order, failures cross both ways, nothing is left
+running."""
 
 from __future__ import annotations
 
-import time
+import logging
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
-from yarl import URL
 
 from dexory_async.bridge import QUEUE_PAGES, ExtractorThread
+from dexory_async.config import Settings, parse_settings
 from dexory_async.errors import ApiKeyRejected
-from dexory_async.links import first_page_url
-from dexory_async.simulator import SimulatorConfig, serve_in_thread
-from dexory_async.simulator.data import locations as expected_locations
-from tests.conftest import extractor_threads, settings_for
+from dexory_async.extractor import Emit, Failed, SiteEnded, SiteStart, StartedOver
+from dexory_async.flatten import FlatRows, flatten_locations
+from dexory_async.page import Finished, Page
+from dexory_simulator import SimulatorConfig, SiteSpec, serve_in_thread
+from dexory_simulator.data import locations as expected_locations
+from tests.conftest import extractor_threads, settings_for, wait_until
+from tests.extraction import first_pages
 
 
 def test_pages_cross_in_order_and_the_thread_ends() -> None:
     with serve_in_thread(SimulatorConfig(locations=1_234, latency_ms=5, jitter_ms=20)) as simulator:
         settings = settings_for(simulator, concurrency=4)
-        with ExtractorThread(settings, first_page_url(settings)) as extractor:
-            pages = list(extractor)
-    names = [row["name"] for page in pages for row in page.locations]
+        with ExtractorThread(settings, first_pages(settings)) as extractor:
+            items = list(extractor)
+    *pages, ended = items
+    assert all(isinstance(page, Page) for page in pages)
+    names = [row["name"] for page in pages if isinstance(page, Page) for row in page.rows.locations]
     assert names == [item["name"] for item in expected_locations(1, 0, 1_234)]
-    assert extractor.summary is not None and extractor.summary.requests.requests == 13
+    assert isinstance(ended, SiteEnded) and ended.end == Finished() and ended.requests.requests == 13
     assert not extractor_threads()
 
 
-def test_extractor_failure_is_raised_in_the_calling_thread() -> None:
+def test_a_site_failure_crosses_as_how_the_site_ended() -> None:
     with serve_in_thread(SimulatorConfig(locations=100)) as simulator:
         settings = settings_for(simulator, site_api_key="wrong")
-        with (
-            pytest.raises(ApiKeyRejected, match="API key was rejected"),
-            ExtractorThread(settings, first_page_url(settings)) as extractor,
-        ):
-            list(extractor)
+        with ExtractorThread(settings, first_pages(settings)) as extractor:
+            [ended] = list(extractor)
+    assert isinstance(ended, SiteEnded) and isinstance(ended.end, Failed)
+    assert isinstance(ended.end.error, ApiKeyRejected) and "API key was rejected" in str(ended.end.error)
     assert not extractor_threads()
 
 
-def test_a_failing_consumer_cancels_the_extractor_promptly() -> None:
-    with serve_in_thread(SimulatorConfig(locations=20_000, latency_ms=50)) as simulator:
-        settings = settings_for(simulator, concurrency=4)
-        started = time.monotonic()
+def test_a_bug_in_one_site_ends_that_site_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected exception (a bug, a library surprise) fails the site it happened in, not the sync."""
+    flatten = flatten_locations
+
+    def flatten_then_break(site: str, data: list[Any]) -> FlatRows:
+        if site == "broken":
+            raise ZeroDivisionError("a bug in flattening")
+        return flatten(site, data)
+
+    monkeypatch.setattr("dexory_async.extractor.flatten_locations", flatten_then_break)
+    config = SimulatorConfig(locations=500, extra_sites=(SiteSpec("broken", "broken-key", 500, 2),))
+    with serve_in_thread(config) as simulator:
+        settings = settings_for(simulator, sites=[site.name for site in config.sites])
+        with ExtractorThread(settings, first_pages(settings)) as extractor:
+            items = list(extractor)
+    ended = {item.site: item.end for item in items if isinstance(item, SiteEnded)}
+    assert isinstance(ended[config.site], Finished)
+    broken = ended["broken"]
+    assert isinstance(broken, Failed) and "unexpected ZeroDivisionError: a bug in flattening" in str(broken.error)
+    assert sum(isinstance(item, Page) and item.site == config.site for item in items) == 5
+    assert not extractor_threads()
+
+
+def test_an_extractor_failure_is_raised_in_the_calling_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure of the extraction as a whole crosses the thread as itself, after the items before it."""
+
+    async def extract_then_fail(settings: Settings, starts: Mapping[str, SiteStart], emit: Emit) -> None:
+        await emit(StartedOver("demo-site", "first"))
+        raise ZeroDivisionError("the extraction broke")
+
+    monkeypatch.setattr("dexory_async.bridge.extract", extract_then_fail)
+    settings = parse_settings({"site_name": "demo-site", "site_api_key": "k", "base_url": "http://127.0.0.1:9"})
+    taken: list[object] = []
+    with (
+        pytest.raises(ZeroDivisionError, match="the extraction broke"),
+        ExtractorThread(settings, first_pages(settings)) as extractor,
+    ):
+        taken.extend(extractor)
+    assert taken == [StartedOver("demo-site", "first")]
+    assert not extractor_threads()
+
+
+def test_a_failing_consumer_cancels_the_extractor(caplog: pytest.LogCaptureFixture) -> None:
+    concurrency = 4
+    with serve_in_thread(SimulatorConfig(locations=20_000, latency_ms=20)) as simulator:
+        settings = settings_for(simulator, concurrency=concurrency, request_timeout_seconds=3600)
         with (
+            caplog.at_level(logging.ERROR, logger="dexory_async"),
             pytest.raises(RuntimeError, match="warehouse is down"),
-            ExtractorThread(settings, first_page_url(settings)) as extractor,
+            ExtractorThread(settings, first_pages(settings)) as extractor,
         ):
-            for page in extractor:
-                if page.sequence == 2:
+            for item in extractor:
+                if isinstance(item, Page) and item.sequence == 2:
                     raise RuntimeError("warehouse is down")
-        assert time.monotonic() - started < 5  # 200 pages at 50 ms would take far longer
-    assert not extractor_threads()
+        assert wait_until(lambda: simulator.in_flight == 0)  # what was in flight was hung up on
+        requested = len(simulator.requests)
+    assert not extractor_threads()  # joined within the bridge's timeout, far below 200 pages' worth of requests
+    assert "did not stop" not in caplog.text
+    assert requested <= 2 + QUEUE_PAGES + concurrency  # it stopped where the consumer left it
 
 
 def test_a_slow_consumer_bounds_how_far_the_extractor_runs_ahead() -> None:
+    """At any moment, the extractor has asked for at most the pages taken, those queued, and `concurrency` more
+    (one waiting for room in the queue, the others fetched ahead of it)."""
     concurrency = 4
     with serve_in_thread(SimulatorConfig(locations=5_000)) as simulator:
         settings = settings_for(simulator, concurrency=concurrency)
-        with ExtractorThread(settings, first_page_url(settings)) as extractor:
-            for page in extractor:
-                if page.sequence == 1:
-                    time.sleep(0.5)  # let the extractor run as far ahead as it can
-                    ahead = len(simulator.requests)
-                    break
-    # taken + queued + one flattened page waiting for room + a full prefetch window
-    assert ahead <= 1 + QUEUE_PAGES + 1 + concurrency
+        bound: list[tuple[int, int]] = []
+        ahead = 1 + QUEUE_PAGES + concurrency
+        with ExtractorThread(settings, first_pages(settings)) as extractor:
+            for item in extractor:
+                if not isinstance(item, Page):
+                    continue
+                if item.sequence == 1:  # hold on to page 1 until the extractor has run as far ahead as it may
+                    assert wait_until(lambda: len(simulator.requests) >= ahead and simulator.in_flight == 0)
+                bound.append((len(simulator.requests), item.sequence + QUEUE_PAGES + concurrency))
+    assert bound[0] == (ahead, ahead)  # it ran exactly that far ahead of page 1
+    assert all(requested <= most for requested, most in bound)
+    assert len(bound) == 50
 
 
 def test_resume_from_a_checkpoint_taken_while_later_pages_were_in_flight() -> None:
     config = SimulatorConfig(locations=2_000, seed=9, latency_ms=20, jitter_ms=30)
     with serve_in_thread(config) as simulator:
         settings = settings_for(simulator, concurrency=4)
+        site = settings.site_names[0]
         first_run: list[str] = []
-        with ExtractorThread(settings, first_page_url(settings)) as extractor:
-            for page in extractor:
-                first_run += [row["name"] for row in page.locations]
-                if page.sequence == 3:
-                    cursor = page.next_url  # what a checkpoint after page 3 saves
-                    break
-        assert simulator.in_flight > 0 or len(simulator.requests) > 3  # later pages were already requested
+        with ExtractorThread(settings, first_pages(settings)) as extractor:
+            for item in extractor:
+                assert isinstance(item, Page)
+                first_run += [row["name"] for row in item.rows.locations]
+                if item.sequence == 3:
+                    cursor = item.next_url  # what a checkpoint after page 3 saves
+                    assert wait_until(lambda: any((record.page or 0) > 3 for record in simulator.requests))
+                    break  # with later pages requested, some still in flight
         assert cursor is not None
-        with ExtractorThread(settings, URL(cursor)) as extractor:
-            second_run = [row["name"] for page in extractor for row in page.locations]
+        with ExtractorThread(settings, {site: SiteStart(cursor, resumed=True)}) as extractor:
+            second = list(extractor)
+    second_run = [row["name"] for item in second if isinstance(item, Page) for row in item.rows.locations]
     assert first_run + second_run == [item["name"] for item in expected_locations(9, 0, 2_000)]
+    assert [item.sequence for item in second if isinstance(item, Page)] == list(range(1, 18))  # 17 pages this run
+    assert not extractor_threads()

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dexory_async.simulator import SimulatorConfig, serve_in_thread
+from yarl import URL
+
+from dexory_async.links import page_number
+from dexory_simulator import SimulatorConfig, serve_in_thread
+from dexory_simulator.data import location
 from tests.conftest import TEST_KEY, configuration_for
-from tests.warehouse import column, landed
+from tests.warehouse import SiteRows, column, landed, landed_per_site
 from tools.fivetran_cli import dependency_complaints, run_debug, stage_project, write_configuration
 
 
@@ -15,21 +19,25 @@ def test_full_sync_lands_the_ground_truth(tmp_path: Path, home: Path) -> None:
     config = SimulatorConfig(locations=3_000, seed=11, api_key=TEST_KEY, latency_ms=5)
     project = stage_project(tmp_path / "project")
     with serve_in_thread(config) as simulator:
-        write_configuration(project, configuration_for(simulator, page_size=250, checkpoint_every_pages=3))
+        # page_size 250: about 900 rows a page, so a checkpoint every other page or so
+        write_configuration(project, configuration_for(simulator, page_size=250, checkpoint_max_rows=1_500))
         result = run_debug(project, home, timeout=300, log_path=tmp_path / "debug.log")
         truth = simulator.ground_truth()
     assert result.returncode == 0, result.stdout[-3000:]
 
-    rows = landed(project / "files" / "warehouse.db")
+    database = project / "files" / "warehouse.db"
+    rows = landed(database)
     assert (rows.locations, rows.objects) == (truth.locations, truth.objects)
     assert rows.distinct_location_keys == rows.locations  # the primary key is unique
     assert rows.orphan_objects == 0 and rows.null_keys == 0
+    assert landed_per_site(database) == {"demo-site": SiteRows(truth.locations, truth.objects)}
 
     state = json.loads((project / "files" / "state.json").read_text())
     assert set(state) == {"last_sync"} and state["last_sync"].endswith("Z")
 
     log = result.stdout
-    assert "SYNC SUCCEEDED" in log and "checkpoint recorded" in log
+    assert "SYNC SUCCEEDED" in log
+    assert log.count("checkpoint recorded") >= 3  # by the row bound, mid-sync, and the closing one
     assert not dependency_complaints(log)  # pipreqs resolved every import locally: no retries, no SEVERE lines
     assert TEST_KEY not in log and TEST_KEY not in json.dumps(state)
 
@@ -43,10 +51,10 @@ def test_values_survive_the_trip(tmp_path: Path, home: Path) -> None:
         result = run_debug(project, home, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
     database = project / "files" / "warehouse.db"
-    from dexory_async.simulator.data import location
 
     source = location(4, 0)
     where = f"name = '{source['name']}'"
+    assert column(database, "locations", "site", where) == [config.site]
     assert column(database, "locations", "message", where) == [source["message"]]
     assert column(database, "locations", "CAST(scan_date AS VARCHAR)", where)[0].startswith(
         source["scan_date"][:19].replace("T", " ")
@@ -68,10 +76,14 @@ def test_max_pages_stops_a_sync_and_the_next_ones_continue(tmp_path: Path, home:
             logs.append(result.stdout)
             states.append(json.loads((project / "files" / "state.json").read_text()))
         truth = simulator.ground_truth()
-    assert [state.get("pages") for state in states] == [3, 6, None]  # 7 pages: 3, then 3 more, then the last
-    assert "page%5Bnumber%5D=4" in states[0]["cursor"] and "page%5Bnumber%5D=7" in states[1]["cursor"]
+    entries = [state.get("sites", {}).get(config.site, {}) for state in states]
+    assert [entry.get("pages") for entry in entries] == [3, 6, None]  # 7 pages: 3, then 3 more, then the last
+    assert [page_number(URL(entry["cursor"])) for entry in entries[:2]] == [4, 7]
     assert set(states[2]) == {"last_sync"}
     assert ["max_pages (3) reached" in log for log in logs] == [True, True, False]
     assert all("resuming the interrupted sync" in log for log in logs[1:])
-    rows = landed(project / "files" / "warehouse.db")
+    database = project / "files" / "warehouse.db"
+    rows = landed(database)
     assert (rows.locations, rows.objects) == (truth.locations, truth.objects)
+    assert rows.distinct_location_keys == rows.locations
+    assert landed_per_site(database) == {config.site: SiteRows(truth.locations, truth.objects)}

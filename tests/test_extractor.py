@@ -1,117 +1,127 @@
-"""The asyncio extractor against the simulator over real sockets: pagination, prefetch, order, failures."""
+"""The asyncio extractor against the simulator over real sockets: pagination, prefetch, order, how a site ends.
+
+Failures (a wrong key, an unknown site, exhausted retries, refused links) are in test_faults.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Awaitable
 
 import pytest
+from yarl import URL
 
-from dexory_async.errors import ApiKeyRejected, PaginationError, RetriesExhausted, SiteNotFound
-from dexory_async.extractor import ExtractSummary, FlatPage, extract
-from dexory_async.links import first_page_url
-from dexory_async.simulator import CURSOR, FaultPlan, Simulator, SimulatorConfig
-from dexory_async.simulator.data import locations as expected_locations
+from dexory_async.client import DexoryClient
+from dexory_async.extractor import Item, extract
+from dexory_async.links import page_number
+from dexory_async.page import LinkRefused, Page, StoppedAtMaxPages
+from dexory_simulator import CURSOR, FaultPlan, Simulator, SimulatorConfig
 from tests.conftest import settings_for
+from tests.extraction import Run, assert_exactly_ground_truth, first_pages, run_extract
 
 
-async def run_extract(simulator: Simulator, **overrides: object) -> tuple[list[FlatPage], ExtractSummary]:
-    settings = settings_for(simulator, **overrides)
-    pages: list[FlatPage] = []
-
-    async def collect(page: FlatPage) -> None:
-        pages.append(page)
-
-    summary = await extract(settings, first_page_url(settings), collect)
-    return pages, summary
+def requested_pages(simulator: Simulator) -> list[int]:
+    """The page number of every request, in arrival order: every request in these tests asks for a numbered page."""
+    numbers = [record.page for record in simulator.requests if record.page is not None]
+    assert len(numbers) == len(simulator.requests)
+    return numbers
 
 
-def location_names(pages: list[FlatPage]) -> list[str]:
-    return [row["name"] for page in pages for row in page.locations]
+@pytest.fixture
+def asked_for(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The page number of every fetch the paginator starts, recorded the moment it starts it (before any socket)."""
+    numbers: list[int] = []
+    fetch = DexoryClient.fetch
 
+    def recording_fetch(client: DexoryClient, url: URL) -> Awaitable[Page]:
+        numbers.append(page_number(url) or 1)  # the first page is asked for without a number
+        return fetch(client, url)
 
-def assert_exactly_ground_truth(simulator: Simulator, pages: list[FlatPage]) -> None:
-    config = simulator.config
-    expected = [item["name"] for item in expected_locations(config.seed, 0, config.locations)]
-    assert location_names(pages) == expected  # every location once, in the API's order
-    truth = simulator.ground_truth()
-    assert sum(len(page.objects) for page in pages) == truth.objects
-    assert [page.sequence for page in pages] == list(range(1, len(pages) + 1))
+    monkeypatch.setattr(DexoryClient, "fetch", recording_fetch)
+    return numbers
 
 
 async def test_numbered_pages_prefetch_in_order_exactly_once() -> None:
     async with Simulator(SimulatorConfig(locations=1_050, seed=5, latency_ms=5, jitter_ms=40)) as simulator:
-        pages, summary = await run_extract(simulator, concurrency=4)
-    assert_exactly_ground_truth(simulator, pages)
-    assert len(pages) == 11 and pages[-1].next_url is None
-    assert all(page.total_pages == 11 for page in pages)
+        run = await run_extract(settings_for(simulator, concurrency=4))
+    assert_exactly_ground_truth(simulator, run)
+    assert len(run.pages) == 11
+    assert [page.pages_after for page in run.pages] == list(range(10, -1, -1))  # links.last: 11 pages
     assert 2 <= simulator.max_in_flight <= 4  # it did fetch ahead, and never more than `concurrency`
-    assert summary.requests.requests == 11 and summary.requests.retries == 0
+    assert sorted(requested_pages(simulator)) == list(range(1, 12))  # each page requested once
+    assert run.requests.requests == 11 and run.requests.retries == 0
 
 
 @pytest.mark.parametrize("concurrency", [2, 3, 4])
-async def test_the_window_runs_exactly_concurrency_pages_ahead_of_a_stuck_consumer(concurrency: int) -> None:
+async def test_the_window_holds_exactly_concurrency_pages_while_the_consumer_is_stuck(
+    concurrency: int, asked_for: list[int]
+) -> None:
+    """`concurrency` is the most pages held at once: the one being handed on, and those fetched ahead of it."""
     async with Simulator(SimulatorConfig(locations=2_000, latency_ms=5, jitter_ms=10)) as simulator:
         settings = settings_for(simulator, concurrency=concurrency)
-        release, pages = asyncio.Event(), []
+        stuck, release = asyncio.Event(), asyncio.Event()
+        run = Run()
+        while_stuck: list[int] = []
 
-        async def stuck_on_page_two(page: FlatPage) -> None:
-            pages.append(page)
-            if page.sequence == 2:
+        async def stuck_on_page_two(item: Item) -> None:
+            run.items.append(item)
+            if isinstance(item, Page) and item.sequence == 2:
+                while_stuck.extend(asked_for)  # every fetch ahead of page 2 was started before page 2 was handed on
+                stuck.set()
                 await release.wait()
 
-        extraction = asyncio.create_task(extract(settings, first_page_url(settings), stuck_on_page_two))
-        await asyncio.sleep(0.5)  # ample time for every request the extractor is willing to make
-        ahead = sorted(record.page for record in simulator.requests)
+        extraction = asyncio.create_task(extract(settings, first_pages(settings), stuck_on_page_two))
+        await stuck.wait()
         release.set()
         await extraction
-    # page 1 alone (the first numbered link comes with it), page 2 being handled, `concurrency` pages after it
-    assert ahead == list(range(1, 2 + concurrency + 1))
-    assert simulator.max_in_flight == concurrency
-    assert_exactly_ground_truth(simulator, pages)
+    # page 1 (handed on), page 2 (being handed on), and concurrency - 1 pages fetched ahead of it
+    assert sorted(while_stuck) == list(range(1, concurrency + 2))
+    assert simulator.max_in_flight <= concurrency
+    assert_exactly_ground_truth(simulator, run)
+    assert sorted(requested_pages(simulator)) == list(range(1, 21))
 
 
 async def test_nothing_past_links_last_is_requested_even_for_a_slow_consumer() -> None:
     async with Simulator(SimulatorConfig(locations=1_050, latency_ms=2)) as simulator:
         settings = settings_for(simulator, concurrency=4)
-        pages: list[FlatPage] = []
+        run = Run()
 
-        async def slow(page: FlatPage) -> None:
-            pages.append(page)
-            await asyncio.sleep(0.02)
+        async def slow(item: Item) -> None:
+            run.items.append(item)
+            await asyncio.sleep(0.02)  # gives the window every chance to look past the end
 
-        await extract(settings, first_page_url(settings), slow)
-    assert_exactly_ground_truth(simulator, pages)
-    assert sorted(record.page for record in simulator.requests) == list(range(1, 12))
+        await extract(settings, first_pages(settings), slow)
+    assert_exactly_ground_truth(simulator, run)
+    assert sorted(requested_pages(simulator)) == list(range(1, 12))
 
 
 async def test_concurrency_one_is_serial() -> None:
     async with Simulator(SimulatorConfig(locations=500, latency_ms=5)) as simulator:
-        pages, _ = await run_extract(simulator, concurrency=1)
-    assert_exactly_ground_truth(simulator, pages)
+        run = await run_extract(settings_for(simulator, concurrency=1))
+    assert_exactly_ground_truth(simulator, run)
     assert simulator.max_in_flight == 1
 
 
 async def test_cursor_links_are_followed_serially() -> None:
     async with Simulator(SimulatorConfig(locations=730, pagination=CURSOR, latency_ms=5)) as simulator:
-        pages, _ = await run_extract(simulator, concurrency=4)
-    assert_exactly_ground_truth(simulator, pages)
+        run = await run_extract(settings_for(simulator, concurrency=4))
+    assert_exactly_ground_truth(simulator, run)
     assert simulator.max_in_flight == 1
-    assert all("cursor=" in page.url for page in pages[1:])
-    assert pages[0].total_pages is None
-    assert len(simulator.requests) == len(pages)  # nothing guessed, nothing wasted
+    assert all("cursor" in page.url.query for page in run.pages[1:])
+    assert all(page.pages_after is None for page in run.pages)  # no links.last with cursors
+    assert len(simulator.requests) == len(run.pages)  # nothing guessed, nothing wasted
 
 
-async def test_without_last_link_pages_past_the_end_are_discarded() -> None:
+async def test_without_last_link_pages_past_the_end_are_discarded(asked_for: list[int]) -> None:
     config = SimulatorConfig(locations=950, include_last=False, latency_ms=5, jitter_ms=20)
     async with Simulator(config) as simulator:
-        pages, _ = await run_extract(simulator, concurrency=4)
-    assert_exactly_ground_truth(simulator, pages)
-    assert len(pages) == 10
-    requested = {record.page for record in simulator.requests}
-    assert max(requested) > 10  # the window looked past the end...
-    assert max(page.sequence for page in pages) == 10  # ...but nothing past it was emitted
+        run = await run_extract(settings_for(simulator, concurrency=4))
+    assert_exactly_ground_truth(simulator, run)
+    assert len(run.pages) == 10
+    assert max(asked_for) > 10  # the window looked past the end (those requests may be cancelled before sent)...
+    assert max(page.sequence for page in run.pages) == 10  # ...but nothing past it was handed on
 
 
 async def test_link_mismatch_falls_back_to_following_links(caplog: pytest.LogCaptureFixture) -> None:
@@ -119,68 +129,58 @@ async def test_link_mismatch_falls_back_to_following_links(caplog: pytest.LogCap
     config = SimulatorConfig(locations=1_000, latency_ms=5, faults=faults)
     with caplog.at_level(logging.WARNING, logger="dexory_async"):
         async with Simulator(config) as simulator:
-            pages, _ = await run_extract(simulator, concurrency=4)
-    assert_exactly_ground_truth(simulator, pages)
+            run = await run_extract(settings_for(simulator, concurrency=4))
+    assert_exactly_ground_truth(simulator, run)
     assert any("following the links one by one" in message for message in caplog.messages)
-    assert all("cursor=" in page.url for page in pages[4:])
+    assert all("cursor" in page.url.query for page in run.pages[4:])
 
 
 async def test_transient_failures_are_retried_and_counted() -> None:
     faults = FaultPlan.parse(["2:status=503@1-2", "5:retry_after=0", "7:not_json", "8:truncated"])
     async with Simulator(SimulatorConfig(locations=1_000, faults=faults)) as simulator:
-        pages, summary = await run_extract(simulator, concurrency=3)
-    assert_exactly_ground_truth(simulator, pages)
-    assert summary.requests.retries == 5
+        run = await run_extract(settings_for(simulator, concurrency=3))
+    assert_exactly_ground_truth(simulator, run)
+    assert run.requests.retries == 5
     assert simulator.config.faults.injected == Counter({"status": 2, "retry_after": 1, "not_json": 1, "truncated": 1})
-
-
-async def test_exhausted_retries_fail_with_the_last_cause() -> None:
-    faults = FaultPlan.parse(["3:status=502@*"])
-    async with Simulator(SimulatorConfig(locations=1_000, faults=faults)) as simulator:
-        with pytest.raises(RetriesExhausted, match="HTTP 502") as raised:
-            await run_extract(simulator, concurrency=2, max_retries=2)
-    assert "after 3 attempts" in str(raised.value)
-    assert sum(1 for record in simulator.requests if record.page == 3) == 3
-
-
-async def test_wrong_key_fails_at_once_without_retrying() -> None:
-    async with Simulator(SimulatorConfig(locations=100)) as simulator:
-        with pytest.raises(ApiKeyRejected, match="rejected for site 'demo-site'"):
-            await run_extract(simulator, site_api_key="not-the-key")
-    assert len(simulator.requests) == 1
-
-
-async def test_unknown_site_fails_at_once() -> None:
-    async with Simulator(SimulatorConfig(locations=100)) as simulator:
-        with pytest.raises(SiteNotFound, match="site 'nowhere' not found"):
-            await run_extract(simulator, site_name="nowhere")
-    assert len(simulator.requests) == 1
+    assert run.pages[-1].retries == 5  # each page carries the site's retries so far
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
-@pytest.mark.parametrize(("page", "back_to"), [(3, 2), (3, 1), (1, 1)])
+@pytest.mark.parametrize(("page", "back_to"), [(3, 2), (3, 1), (4, 3)])
 async def test_link_back_to_a_visited_page_is_a_loop(concurrency: int, page: int, back_to: int) -> None:
-    """Page 1 was asked for without a number: a link to `page[number]=1` is still a loop."""
+    """Page 1 was asked for without a number, and numbered 1 by its next link (`page[number]=2`): a later link to
+    `page[number]=1` is a loop too."""
     faults = FaultPlan.parse([f"{page}:next_loop={back_to}"])
-    pages: list[FlatPage] = []
-
-    async def collect(flat: FlatPage) -> None:
-        pages.append(flat)
-
     async with Simulator(SimulatorConfig(locations=1_000, faults=faults)) as simulator:
-        settings = settings_for(simulator, concurrency=concurrency)
-        with pytest.raises(PaginationError, match="pagination loop") as raised:
-            await extract(settings, first_page_url(settings), collect)
-    assert [flat.sequence for flat in pages] == list(range(1, page + 1))  # every page once, up to the bad link
-    assert pages[-1].next_url is None  # the refused link never left the paginator
-    assert raised.value.resume_url == pages[-1].url
+        run = await run_extract(settings_for(simulator, concurrency=concurrency))
+    assert [flat.sequence for flat in run.pages] == list(range(1, page + 1))  # every page once, up to the bad link
+    assert run.pages[-1].next_url is None  # the refused link never left the paginator
+    end = run.end
+    assert isinstance(end, LinkRefused) and "pagination loop" in end.reason
+    assert end.page_url == run.pages[-1].url  # the page a later sync reads again
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+async def test_a_first_page_linking_to_page_one_is_read_as_numbered_from_zero(concurrency: int) -> None:
+    """An unnumbered first page whose links.next is `page[number]=1` may be page 0 of an API numbering from 0, so
+    page 1 is fetched; when that page links to itself, the loop is refused there: no page is handed on twice more."""
+    faults = FaultPlan.parse(["1:next_loop=1"])  # every time the simulator serves its first page
+    async with Simulator(SimulatorConfig(locations=1_000, faults=faults)) as simulator:
+        run = await run_extract(settings_for(simulator, concurrency=concurrency))
+    assert [flat.sequence for flat in run.pages] == [1, 2]
+    assert [page_number(flat.url) for flat in run.pages] == [None, 1]
+    end = run.end
+    assert isinstance(end, LinkRefused) and "pagination loop" in end.reason
+    assert end.page_url == run.pages[-1].url
 
 
 async def test_max_pages_stops_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     async with Simulator(SimulatorConfig(locations=1_000)) as simulator:
         with caplog.at_level(logging.WARNING, logger="dexory_async"):
-            pages, summary = await run_extract(simulator, concurrency=4, max_pages=3)
-    assert len(pages) == 3
-    assert summary.stopped_at_max_pages is not None and "page%5Bnumber%5D=4" in summary.stopped_at_max_pages
+            run = await run_extract(settings_for(simulator, concurrency=4, max_pages=3))
+    assert len(run.pages) == 3
+    end = run.end
+    assert isinstance(end, StoppedAtMaxPages) and page_number(end.next_url) == 4
+    assert end.next_url == run.pages[-1].next_url
     assert any("max_pages (3) reached" in message for message in caplog.messages)
-    assert max(record.page for record in simulator.requests) <= 3  # no request beyond the budget
+    assert max(requested_pages(simulator)) <= 3  # no request beyond the budget

@@ -1,7 +1,8 @@
-"""flatten_locations: a page of API locations in; `locations` rows, `expected_inventory_objects` rows, skips out."""
+"""flatten_locations: one site's page of locations in; `locations` and `expected_inventory_objects` rows, skips out."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,14 +16,16 @@ from dexory_async.flatten import (
     SKIP_OBJECT_NOT_OBJECT,
     SKIP_OBJECTS_NOT_LIST,
     FlatRows,
+    Row,
     flatten_locations,
     normalise_timestamp,
 )
-from dexory_async.simulator.data import ground_truth, locations
-from dexory_async.tables import KEY_FIELDS, OBJECT_INDEX
+from dexory_async.tables import KEY_FIELDS, LOCATION_KEY, OBJECT_INDEX
+from dexory_simulator.data import ground_truth, locations
 
+SITE = "paris-dc"
 SCAN = "2026-11-03T08:15:30.250Z"
-SCAN_UTC = "2026-11-03T08:15:30.250000Z"
+SCAN_AT = datetime(2026, 11, 3, 8, 15, 30, 250_000, tzinfo=UTC)
 
 
 def loc(**fields: Any) -> dict[str, Any]:
@@ -31,18 +34,29 @@ def loc(**fields: Any) -> dict[str, Any]:
     return base
 
 
-def parent(row_scan_date: str = SCAN_UTC) -> dict[str, Any]:
-    return {"name": "A01-0001-02", "location_type": "rack", "aisle": "A01", "scan_date": row_scan_date}
+def parent(scan_date: datetime = SCAN_AT) -> dict[str, Any]:
+    return {"site": SITE, "name": "A01-0001-02", "location_type": "rack", "aisle": "A01", "scan_date": scan_date}
 
 
 def flat_one(location: Any) -> FlatRows:
-    return flatten_locations([location])
+    return flatten_locations(SITE, [location])
+
+
+def assert_utc(moment: datetime | None, expected: datetime) -> None:
+    """The same instant, and also the same wall clock in UTC: equal aware datetimes may be in different zones."""
+    assert moment is not None
+    assert moment.tzinfo is UTC
+    assert moment.isoformat() == expected.isoformat()
+
+
+def keys(rows: list[Row]) -> list[tuple[Any, ...]]:
+    return [tuple(row[key] for key in KEY_FIELDS) for row in rows]
 
 
 # ---------------------------------------------------------------------------------------------------- location rows
 
 
-def test_location_row_has_every_field_except_the_objects() -> None:
+def test_location_row_has_the_site_and_every_field_except_the_objects() -> None:
     location = loc(
         occupancy=0.42,
         status="ok",
@@ -56,10 +70,11 @@ def test_location_row_has_every_field_except_the_objects() -> None:
 
     assert rows.locations == [
         {
+            "site": SITE,
             "name": "A01-0001-02",
             "location_type": "rack",
             "aisle": "A01",
-            "scan_date": SCAN_UTC,
+            "scan_date": SCAN_AT,
             "occupancy": 0.42,
             "status": "ok",
             "status_type": "correct",
@@ -72,7 +87,7 @@ def test_location_row_has_every_field_except_the_objects() -> None:
 
 
 def test_input_location_is_not_mutated() -> None:
-    location = loc(zoning={"b": 1, "a": 2}, expected_inventory_objects=[{"name": "x"}])
+    location = loc(site="theirs", zoning={"b": 1, "a": 2}, expected_inventory_objects=[{"name": "x", "site": "s"}])
     snapshot = repr(location)
 
     flat_one(location)
@@ -138,36 +153,87 @@ def test_empty_string_key_fields_are_not_missing() -> None:
     assert rows.skipped == []
 
 
+# ---------------------------------------------------------------------------------------------------- sites
+
+
+def test_every_row_of_both_tables_carries_the_site_given() -> None:
+    rows = flatten_locations("lyon-dc", [loc(name="L1", expected_inventory_objects=[{"sku": "a"}, {"sku": "b"}])])
+
+    assert [row["site"] for row in rows.locations] == ["lyon-dc"]
+    assert [row["site"] for row in rows.objects] == ["lyon-dc", "lyon-dc"]
+
+
+def test_two_sites_with_identical_locations_give_rows_differing_only_in_site() -> None:
+    page = [loc(occupancy=0.5, expected_inventory_objects=[{"sku": "S", "quantity": 2}])]
+
+    paris, lyon = flatten_locations("paris-dc", page), flatten_locations("lyon-dc", page)
+
+    for table in ("locations", "objects"):
+        paris_rows, lyon_rows = getattr(paris, table), getattr(lyon, table)
+        assert [row["site"] for row in paris_rows] == ["paris-dc"]
+        assert [row["site"] for row in lyon_rows] == ["lyon-dc"]
+        assert [{**row, "site": None} for row in paris_rows] == [{**row, "site": None} for row in lyon_rows]
+    assert set(keys(paris.locations)).isdisjoint(keys(lyon.locations))
+
+
+def test_a_locations_own_site_field_becomes_location_site() -> None:
+    rows = flat_one(loc(site={"code": "P1"}, expected_inventory_objects=[{"sku": "S"}]))
+
+    assert rows.locations[0]["site"] == SITE
+    assert rows.locations[0]["location_site"] == '{"code":"P1"}'
+    assert "location_site" not in rows.objects[0]  # a non-key field of the location stays on its row
+    assert rows.objects[0]["site"] == SITE
+
+
+def test_a_locations_site_never_overwrites_another_of_its_fields() -> None:
+    row = flat_one(loc(site="theirs", location_site="also theirs")).locations[0]
+
+    assert row["site"] == SITE
+    assert {"theirs", "also theirs"} <= set(row.values())
+
+
+@pytest.mark.parametrize("missing", ["absent", None])
+def test_a_location_without_a_site_field_needs_none(missing: Any) -> None:
+    location = loc() if missing == "absent" else loc(site=missing)
+
+    rows = flat_one(location)
+
+    assert rows.skipped == []
+    assert rows.locations[0]["site"] == SITE
+
+
 # ---------------------------------------------------------------------------------------------------- scan_date
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("2026-11-03T08:15:30Z", "2026-11-03T08:15:30.000000Z"),
-        ("2026-11-03T08:15:30z", "2026-11-03T08:15:30.000000Z"),
-        ("2026-11-03T08:15:30+00:00", "2026-11-03T08:15:30.000000Z"),
-        ("2026-11-03T10:15:30+02:00", "2026-11-03T08:15:30.000000Z"),
-        ("2026-11-03T01:15:30-07:00", "2026-11-03T08:15:30.000000Z"),
-        ("2026-11-03T01:00:00+02:00", "2026-11-02T23:00:00.000000Z"),  # crosses midnight backwards
-        ("2026-12-31T23:30:00-01:00", "2027-01-01T00:30:00.000000Z"),  # crosses a year forwards
-        ("2026-11-03T08:15:30", "2026-11-03T08:15:30.000000Z"),  # naive means UTC
-        ("2026-11-03 08:15:30", "2026-11-03T08:15:30.000000Z"),
-        ("2026-11-03T08:15:30.5Z", "2026-11-03T08:15:30.500000Z"),
-        ("2026-11-03T08:15:30.123Z", "2026-11-03T08:15:30.123000Z"),
-        ("2026-11-03T08:15:30.123456Z", "2026-11-03T08:15:30.123456Z"),
-        ("2026-11-03T10:15:30.123456+02:00", "2026-11-03T08:15:30.123456Z"),
+        ("2026-11-03T08:15:30Z", datetime(2026, 11, 3, 8, 15, 30, tzinfo=UTC)),
+        ("2026-11-03T08:15:30z", datetime(2026, 11, 3, 8, 15, 30, tzinfo=UTC)),
+        ("2026-11-03T08:15:30+00:00", datetime(2026, 11, 3, 8, 15, 30, tzinfo=UTC)),
+        ("2026-11-03T10:15:30+02:00", datetime(2026, 11, 3, 8, 15, 30, tzinfo=UTC)),
+        ("2026-11-03T01:15:30-07:00", datetime(2026, 11, 3, 8, 15, 30, tzinfo=UTC)),
+        ("2026-11-03T01:00:00+02:00", datetime(2026, 11, 2, 23, 0, 0, tzinfo=UTC)),  # crosses midnight backwards
+        ("2026-12-31T23:30:00-01:00", datetime(2027, 1, 1, 0, 30, 0, tzinfo=UTC)),  # crosses a year forwards
+        ("2026-11-03T08:15:30", datetime(2026, 11, 3, 8, 15, 30, tzinfo=UTC)),  # naive means UTC
+        ("2026-11-03 08:15:30", datetime(2026, 11, 3, 8, 15, 30, tzinfo=UTC)),
+        ("2026-11-03T08:15:30.5Z", datetime(2026, 11, 3, 8, 15, 30, 500_000, tzinfo=UTC)),
+        ("2026-11-03T08:15:30.123Z", datetime(2026, 11, 3, 8, 15, 30, 123_000, tzinfo=UTC)),
+        ("2026-11-03T08:15:30.123456Z", datetime(2026, 11, 3, 8, 15, 30, 123_456, tzinfo=UTC)),
+        ("2026-11-03T10:15:30.123456+02:00", datetime(2026, 11, 3, 8, 15, 30, 123_456, tzinfo=UTC)),
+        ("0999-01-02T03:04:05Z", datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC)),
     ],
 )
-def test_scan_date_is_normalised_to_utc(raw: str, expected: str) -> None:
-    assert normalise_timestamp(raw) == expected
-    assert flat_one(loc(scan_date=raw)).locations[0]["scan_date"] == expected
+def test_scan_date_is_an_aware_utc_datetime_of_the_same_instant(raw: str, expected: datetime) -> None:
+    assert_utc(normalise_timestamp(raw), expected)
+    assert_utc(flat_one(loc(scan_date=raw)).locations[0]["scan_date"], expected)
 
 
 def test_same_instant_in_different_zones_gives_the_same_key() -> None:
-    rows = flatten_locations([loc(scan_date="2026-11-03T08:15:30Z"), loc(scan_date="2026-11-03T09:15:30+01:00")])
+    rows = flatten_locations(SITE, [loc(scan_date="2026-11-03T08:15:30Z"), loc(scan_date="2026-11-03T09:15:30+01:00")])
 
-    assert rows.locations[0]["scan_date"] == rows.locations[1]["scan_date"]
+    assert keys(rows.locations)[0] == keys(rows.locations)[1]
+    assert rows.locations[0]["scan_date"].isoformat() == rows.locations[1]["scan_date"].isoformat()
 
 
 @pytest.mark.parametrize("raw", ["yesterday", "", "2026-13-01T00:00:00Z", "2026-11-03T25:00:00Z", "03/11/2026"])
@@ -182,14 +248,10 @@ def test_normalise_timestamp_rejects_non_strings(raw: Any) -> None:
 
 @pytest.mark.parametrize("raw", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
 def test_out_of_range_scan_date_is_skipped_not_raised(raw: str) -> None:
-    rows = flatten_locations([loc(scan_date=raw), loc(name="B")])
+    rows = flatten_locations(SITE, [loc(scan_date=raw), loc(name="B")])
 
     assert [row["name"] for row in rows.locations] == ["B"]
     assert [skip.kind for skip in rows.skipped] == [SKIP_LOCATION_BAD_SCAN_DATE]
-
-
-def test_normalised_timestamp_always_has_a_four_digit_year() -> None:
-    assert normalise_timestamp("0999-01-02T03:04:05Z") == "0999-01-02T03:04:05.000000Z"
 
 
 # ---------------------------------------------------------------------------------------------------- object rows
@@ -213,16 +275,24 @@ def test_object_rows_carry_parent_key_and_index() -> None:
 def test_object_rows_use_the_normalised_scan_date() -> None:
     rows = flat_one(loc(scan_date="2026-11-03T10:15:30+02:00", expected_inventory_objects=[{"sku": "S"}]))
 
-    assert rows.objects[0]["scan_date"] == "2026-11-03T08:15:30.000000Z"
+    assert_utc(rows.objects[0]["scan_date"], datetime(2026, 11, 3, 8, 15, 30, tzinfo=UTC))
 
 
 def test_object_field_named_like_a_parent_column_is_prefixed() -> None:
-    item = {"name": "Widget", "aisle": "X9", "scan_date": "2020-01-01", "location_type": "box", "sku": "S"}
+    item = {
+        "site": "Paris North",
+        "name": "Widget",
+        "aisle": "X9",
+        "scan_date": "2020-01-01",
+        "location_type": "box",
+        "sku": "S",
+    }
     row = flat_one(loc(expected_inventory_objects=[item])).objects[0]
 
     assert row == {
         **parent(),
         OBJECT_INDEX: 0,
+        "object_site": "Paris North",
         "object_name": "Widget",
         "object_aisle": "X9",
         "object_scan_date": "2020-01-01",
@@ -238,7 +308,12 @@ def test_object_with_both_name_and_object_name_keeps_both_distinct() -> None:
         assert row["name"] == "A01-0001-02"
         assert row["object_name"] == "ON"
         assert row["object_object_name"] == "N"
-        assert set(row.values()) >= {"A01-0001-02", "ON", "N"}
+
+
+def test_object_with_both_site_and_object_site_keeps_both_distinct() -> None:
+    row = flat_one(loc(expected_inventory_objects=[{"site": "S", "object_site": "OS"}])).objects[0]
+
+    assert (row["site"], row["object_site"], row["object_object_site"]) == (SITE, "OS", "S")
 
 
 def test_object_field_named_object_index_is_prefixed() -> None:
@@ -249,12 +324,21 @@ def test_object_field_named_object_index_is_prefixed() -> None:
 
 
 def test_prefixing_never_overwrites_another_field() -> None:
-    item = {"name": "N", "object_name": "ON", "object_object_name": "OON", "object_index": 5, "object_object_index": 6}
+    item = {
+        "name": "N",
+        "object_name": "ON",
+        "object_object_name": "OON",
+        "object_index": 5,
+        "object_object_index": 6,
+        "site": "S",
+        "object_site": "OS",
+    }
     row = flat_one(loc(expected_inventory_objects=[item])).objects[0]
 
     values = [row[column] for column in row if column not in (*KEY_FIELDS, OBJECT_INDEX)]
     assert sorted(values, key=str) == sorted(item.values(), key=str)
     assert row["name"] == "A01-0001-02"
+    assert row["site"] == SITE
     assert row[OBJECT_INDEX] == 0
 
 
@@ -288,7 +372,7 @@ def test_missing_none_or_empty_objects_give_no_object_rows_and_no_skip(objects: 
 
 @pytest.mark.parametrize("item", [None, "A01-0001-02", 42, ["name", "x"], 1.5])
 def test_location_that_is_not_an_object_is_skipped(item: Any) -> None:
-    rows = flatten_locations([loc(name="before"), item, loc(name="after")])
+    rows = flatten_locations(SITE, [loc(name="before"), item, loc(name="after")])
 
     assert [row["name"] for row in rows.locations] == ["before", "after"]
     assert len(rows.skipped) == 1
@@ -296,7 +380,7 @@ def test_location_that_is_not_an_object_is_skipped(item: Any) -> None:
     assert rows.skipped[0].detail == f"item 1 is {type(item).__name__}"
 
 
-@pytest.mark.parametrize("field", KEY_FIELDS)
+@pytest.mark.parametrize("field", LOCATION_KEY)
 @pytest.mark.parametrize("how", ["absent", "none"])
 def test_location_missing_a_key_field_is_skipped(field: str, how: str) -> None:
     location = loc(expected_inventory_objects=[{"sku": "S"}])
@@ -305,7 +389,7 @@ def test_location_missing_a_key_field_is_skipped(field: str, how: str) -> None:
     else:
         location[field] = None
 
-    rows = flatten_locations([location, loc(name="ok")])
+    rows = flatten_locations(SITE, [location, loc(name="ok")])
 
     assert [row["name"] for row in rows.locations] == ["ok"]
     assert rows.objects == []  # a skipped location's objects are skipped with it
@@ -323,7 +407,9 @@ def test_missing_key_skip_names_every_missing_field() -> None:
 
 @pytest.mark.parametrize("scan_date", ["not a date", "", "2026-02-30T00:00:00Z", 1_700_000_000, 17.5, ["x"], {"a": 1}])
 def test_location_with_unparsable_scan_date_is_skipped(scan_date: Any) -> None:
-    rows = flatten_locations([loc(scan_date=scan_date, expected_inventory_objects=[{"sku": "S"}]), loc(name="ok")])
+    location = loc(scan_date=scan_date, expected_inventory_objects=[{"sku": "S"}])
+
+    rows = flatten_locations(SITE, [location, loc(name="ok")])
 
     assert [row["name"] for row in rows.locations] == ["ok"]
     assert rows.objects == []
@@ -371,7 +457,7 @@ def test_a_page_mixing_good_and_bad_locations_keeps_order_and_reports_each_skip(
         loc(name="L5", expected_inventory_objects=[1, {"sku": "b"}]),
     ]
 
-    rows = flatten_locations(page)
+    rows = flatten_locations(SITE, page)
 
     assert [row["name"] for row in rows.locations] == ["L0", "L4", "L5"]
     assert [(row["name"], row["sku"]) for row in rows.objects] == [("L0", "a"), ("L5", "b")]
@@ -385,7 +471,7 @@ def test_a_page_mixing_good_and_bad_locations_keeps_order_and_reports_each_skip(
 
 
 def test_empty_page_gives_nothing() -> None:
-    assert flatten_locations([]) == FlatRows()
+    assert flatten_locations(SITE, []) == FlatRows()
 
 
 # ---------------------------------------------------------------------------------------------------- numeric columns
@@ -427,22 +513,36 @@ def test_flattening_simulator_data_matches_ground_truth() -> None:
     count = 2000
     truth = ground_truth(3, count)
 
-    rows = flatten_locations(list(locations(3, 0, count)))
+    rows = flatten_locations(SITE, list(locations(3, 0, count)))
 
     assert rows.skipped == []
     assert len(rows.locations) == truth.locations == count
     assert len(rows.objects) == truth.objects
-    keys = {tuple(row[key] for key in KEY_FIELDS) for row in rows.locations}
-    assert len(keys) == count
-    assert all(isinstance(row[key], str) for row in rows.locations for key in KEY_FIELDS)
-    assert all(row["scan_date"].endswith("Z") for row in rows.locations)
+    location_keys = set(keys(rows.locations))
+    assert len(location_keys) == count
+    assert all(row["site"] == SITE for row in (*rows.locations, *rows.objects))
+    assert all(isinstance(row[key], str) for row in rows.locations for key in LOCATION_KEY[:-1])
+    assert all(row["scan_date"].tzinfo is UTC for row in rows.locations)
     assert all(isinstance(row["zoning"], str) and isinstance(row["scanned_markers"], str) for row in rows.locations)
     robots = [row["robot"] for row in rows.locations if "robot" in row]  # a field the connector does not know
     assert robots and all(robot.startswith('{"firmware":') for robot in robots)
     # every object row points at a location row that landed
-    assert {tuple(row[key] for key in KEY_FIELDS) for row in rows.objects} <= keys
+    assert set(keys(rows.objects)) <= location_keys
     # object rows of one location are numbered 0..n-1
     per_location: dict[tuple[Any, ...], list[int]] = {}
     for row in rows.objects:
         per_location.setdefault(tuple(row[key] for key in KEY_FIELDS), []).append(row[OBJECT_INDEX])
     assert all(indexes == list(range(len(indexes))) for indexes in per_location.values())
+
+
+def test_sites_whose_locations_share_keys_land_distinct_rows() -> None:
+    count = 200
+    paris = flatten_locations("paris-dc", list(locations(3, 0, count, shared=count)))
+    lyon = flatten_locations("lyon-dc", list(locations(4, 0, count, shared=count)))
+
+    def without_site(rows: list[Row]) -> set[tuple[Any, ...]]:
+        return {tuple(row[key] for key in LOCATION_KEY) for row in rows}
+
+    assert without_site(paris.locations) == without_site(lyon.locations)  # the API's keys collide across sites
+    assert set(keys(paris.locations)).isdisjoint(keys(lyon.locations))
+    assert len(set(keys(paris.locations)) | set(keys(lyon.locations))) == 2 * count

@@ -1,4 +1,4 @@
-"""URLs of the locations endpoint (links.py) and where a sync starts and what it saves (state.py)."""
+"""URLs of the locations endpoint: each site's first page, the key, origins, the API's links and page numbers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from dexory_async.config import Settings, parse_settings
+from dexory_async.config import Settings, Site, parse_settings
+from dexory_async.errors import LinkError
 from dexory_async.links import (
     KEY_PARAM,
     PAGE_NUMBER,
@@ -31,28 +32,48 @@ def settings(**overrides: str) -> Settings:
     return parse_settings({"site_name": "warehouse-1", "site_api_key": KEY, "base_url": BASE, **overrides})
 
 
+def first_page(config: Settings, site: int = 0) -> URL:
+    return first_page_url(config, config.sites[site])
+
+
 # ---------------------------------------------------------------------------------------------------- first_page_url
 
 
 def test_first_page_url_without_customer() -> None:
-    url = first_page_url(settings(page_size="250"))
+    url = first_page(settings(page_size="250"))
 
     assert url.scheme == "https" and url.host == "api.example.test"
     assert url.path == "/customer-api/v1/locations"
     assert dict(url.query) == {"site": "warehouse-1", PAGE_SIZE: "250"}
-    assert "customer" not in url.query
     assert KEY_PARAM not in url.query
     assert str(url).startswith(ENDPOINT + "?")
 
 
 def test_first_page_url_with_customer() -> None:
-    url = first_page_url(settings(customer="acme"))
+    url = first_page(settings(customer="acme"))
 
     assert dict(url.query) == {"site": "warehouse-1", PAGE_SIZE: "1000", "customer": "acme"}
 
 
+def test_each_site_has_its_own_first_page_differing_only_in_site() -> None:
+    config = settings(site_name="paris-dc,lyon-dc", site_api_key="k1,k2", customer="acme")
+
+    paris, lyon = first_page(config, 0), first_page(config, 1)
+
+    assert (paris.query["site"], lyon.query["site"]) == ("paris-dc", "lyon-dc")
+    assert paris.with_query(None) == lyon.with_query(None)
+    assert paris.update_query(site="lyon-dc") == lyon
+    assert all(KEY_PARAM not in url.query for url in (paris, lyon))
+
+
+def test_first_page_url_is_built_from_the_site_given_not_the_settings() -> None:
+    url = first_page_url(settings(), Site("elsewhere", "k"))
+
+    assert url.query["site"] == "elsewhere"
+
+
 def test_first_page_url_encodes_site_names() -> None:
-    url = first_page_url(settings(site_name="Lager Süd & Co", customer="a+b"))
+    url = first_page(settings(site_name="Lager Süd & Co", customer="a+b"))
 
     assert url.query["site"] == "Lager Süd & Co"
     assert url.query["customer"] == "a+b"
@@ -61,7 +82,7 @@ def test_first_page_url_encodes_site_names() -> None:
 
 
 def test_first_page_url_keeps_a_base_url_path_prefix_and_port() -> None:
-    url = first_page_url(settings(base_url="http://localhost:8080/proxy/"))
+    url = first_page(settings(base_url="http://localhost:8080/proxy/"))
 
     assert str(url.with_query(None)) == "http://localhost:8080/proxy/customer-api/v1/locations"
 
@@ -79,11 +100,12 @@ def test_with_key_adds_the_key_when_absent() -> None:
     assert KEY_PARAM not in url.query  # the input is left alone
 
 
-def test_with_key_keeps_a_key_the_link_already_carries() -> None:
-    url = URL(f"{ENDPOINT}?site=w&api_key=from-link")
+@pytest.mark.parametrize("carried", ["?site=w&api_key=from-link", "?api_key=one&site=w&api_key=two"])
+def test_with_key_replaces_any_key_a_link_carried_with_this_sites_key(carried: str) -> None:
+    keyed = with_key(URL(ENDPOINT + carried), KEY)
 
-    assert with_key(url, KEY) == url
-    assert with_key(url, KEY).query.getall(KEY_PARAM) == ["from-link"]
+    assert keyed.query.getall(KEY_PARAM) == [KEY]
+    assert keyed.query["site"] == "w"
 
 
 @pytest.mark.parametrize("key", ["a+b", "a b", "x&y=z", "abc/def+ghi==", "100%"])
@@ -117,7 +139,7 @@ def test_without_key_leaves_a_keyless_url_unchanged() -> None:
 
 
 def test_with_key_then_without_key_round_trips() -> None:
-    url = first_page_url(settings(customer="acme"))
+    url = first_page(settings(customer="acme"))
 
     assert without_key(with_key(url, KEY)) == url
 
@@ -145,12 +167,12 @@ def test_same_origin(url: str, expected: bool) -> None:
 # ---------------------------------------------------------------------------------------------------- resolve_link
 
 PAGE = URL(f"{ENDPOINT}?site=w&page%5Bnumber%5D=1")
+NEXT = f"{ENDPOINT}?site=w&page%5Bnumber%5D=2"
 
 
-def test_resolve_absolute_link() -> None:
-    link = f"{ENDPOINT}?site=w&page%5Bnumber%5D=2"
-
-    assert resolve_link(PAGE, link) == URL(link)
+@pytest.mark.parametrize("link", [NEXT, {"href": NEXT}, {"href": NEXT, "meta": {"count": 3}}])
+def test_resolve_an_absolute_link_given_as_text_or_as_a_link_object(link: Any) -> None:
+    assert resolve_link(PAGE, link) == URL(NEXT)
 
 
 def test_resolve_link_to_another_host_is_kept_for_the_caller_to_refuse() -> None:
@@ -160,12 +182,13 @@ def test_resolve_link_to_another_host_is_kept_for_the_caller_to_refuse() -> None
 @pytest.mark.parametrize(
     ("link", "expected"),
     [
-        ("/customer-api/v1/locations?site=w&page%5Bnumber%5D=2", f"{ENDPOINT}?site=w&page%5Bnumber%5D=2"),
+        ("/customer-api/v1/locations?site=w&page%5Bnumber%5D=2", NEXT),
         ("locations?site=w&cursor=abc", f"{ENDPOINT}?site=w&cursor=abc"),
         ("?site=w&cursor=abc", f"{ENDPOINT}?site=w&cursor=abc"),
+        ({"href": "?site=w&cursor=abc"}, f"{ENDPOINT}?site=w&cursor=abc"),
     ],
 )
-def test_resolve_relative_link(link: str, expected: str) -> None:
+def test_resolve_relative_link(link: Any, expected: str) -> None:
     resolved = resolve_link(PAGE, link)
 
     assert resolved is not None and resolved.is_absolute()
@@ -177,17 +200,75 @@ def test_resolve_scheme_relative_link_takes_the_page_scheme() -> None:
 
     resolved = resolve_link(PAGE, link)
 
-    assert resolved == URL(f"{ENDPOINT}?site=w&page%5Bnumber%5D=2")
+    assert resolved == URL(NEXT)
     assert resolved is not None and same_origin(resolved, URL(BASE))
 
 
-@pytest.mark.parametrize("link", [None, "", 42, 1.5, ["x"], {"href": "x"}, True])
-def test_resolve_link_without_a_string_is_none(link: Any) -> None:
-    assert resolve_link(PAGE, link) is None
+def test_a_null_link_means_there_is_none() -> None:
+    assert resolve_link(PAGE, None) is None
 
 
-@pytest.mark.parametrize("link", [f"{ENDPOINT}?site=w&api_key={KEY}&cursor=c", f"?api_key={KEY}&site=w&cursor=c"])
-def test_resolve_link_strips_the_key(link: str) -> None:
+@pytest.mark.parametrize(
+    "link",
+    ["", 42, 1.5, True, ["x"], {}, {"href": None}, {"href": ""}, {"href": 7}, {"url": NEXT}, {"meta": {}}],
+)
+def test_a_link_that_is_neither_a_url_nor_a_link_object_with_an_href_is_refused(link: Any) -> None:
+    with pytest.raises(LinkError) as caught:
+        resolve_link(PAGE, link)
+
+    assert repr(link) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://api.example.test:99999/customer-api/v1/locations",  # port out of range
+        "https://api.example.test:-1/customer-api/v1/locations",
+        "https://api.example.test:abc/customer-api/v1/locations",  # port not a number
+        "//api.example.test:port/customer-api/v1/locations",
+        "http://[::1/customer-api/v1/locations",  # unclosed IPv6 literal
+        "mailto:ops@example.test",  # no host
+        "https://",
+    ],
+)
+def test_a_link_that_cannot_be_parsed_is_refused_naming_it(link: str) -> None:
+    for given in (link, {"href": link}):
+        with pytest.raises(LinkError) as caught:
+            resolve_link(PAGE, given)
+
+        assert repr(link) in str(caught.value)
+
+
+def test_a_refused_link_is_shortened_in_the_message() -> None:
+    link = "https://api.example.test:abc/" + "x" * 10_000
+
+    with pytest.raises(LinkError) as caught:
+        resolve_link(PAGE, link)
+
+    assert link[:100] in str(caught.value)
+    assert len(str(caught.value)) < 500
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["https://api.example.test:abc/x?api_key=" + KEY, "mailto:x?api_key=" + KEY, {"url": "/x?api_key=" + KEY}],
+)
+def test_a_refused_link_is_named_without_the_key_it_carries(link: Any) -> None:
+    with pytest.raises(LinkError) as caught:
+        resolve_link(PAGE, link)
+
+    assert KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        f"{ENDPOINT}?site=w&api_key={KEY}&cursor=c",
+        f"?api_key={KEY}&site=w&cursor=c",
+        {"href": f"?api_key={KEY}&site=w&cursor=c"},
+    ],
+)
+def test_resolve_link_strips_the_key(link: Any) -> None:
     resolved = resolve_link(PAGE, link)
 
     assert resolved is not None
@@ -214,7 +295,7 @@ def test_page_number(url: str, expected: int | None) -> None:
 
 
 def test_with_page_number_adds_or_replaces_the_number_and_keeps_the_rest() -> None:
-    first = first_page_url(settings(customer="acme"))
+    first = first_page(settings(customer="acme"))
 
     third = with_page_number(first, 3)
     fourth = with_page_number(third, 4)
@@ -236,16 +317,26 @@ def test_link_identity_ignores_the_order_of_query_parameters() -> None:
     assert link_identity(a) != link_identity(with_page_number(a, 3))
 
 
-def test_a_first_page_asked_for_by_size_alone_is_page_one() -> None:
+def test_a_page_without_a_number_is_not_taken_for_page_one() -> None:
     first = URL(f"{ENDPOINT}?site=s&page%5Bsize%5D=10")
-    assert link_identity(first) == link_identity(with_page_number(first, 1))
-    assert link_identity(URL(f"{ENDPOINT}?site=s&cursor=abc")) != link_identity(first)
+
+    assert link_identity(first) != link_identity(with_page_number(first, 1))
+    assert link_identity(first) == link_identity(URL(f"{ENDPOINT}?page%5Bsize%5D=10&site=s"))
+
+
+def test_link_identity_tells_sites_apart() -> None:
+    config = settings(site_name="paris-dc,lyon-dc")
+
+    assert link_identity(first_page(config, 0)) != link_identity(first_page(config, 1))
 
 
 def test_link_identity_can_ignore_the_page_number() -> None:
     page_two = URL(f"{ENDPOINT}?site=s&page%5Bnumber%5D=2&page%5Bsize%5D=10")
     assert link_identity(page_two, ignore_number=True) == link_identity(
         with_page_number(page_two, 9), ignore_number=True
+    )
+    assert link_identity(page_two, ignore_number=True) == link_identity(
+        page_two.without_query_params(PAGE_NUMBER), ignore_number=True
     )
     other_size = page_two.update_query({PAGE_SIZE: "20"})
     assert link_identity(page_two, ignore_number=True) != link_identity(other_size, ignore_number=True)

@@ -11,7 +11,7 @@ import pytest
 
 import connector
 from dexory_async.config import Settings
-from dexory_async.simulator import FaultPlan, SimulatorConfig, serve_in_thread
+from dexory_simulator import FaultPlan, SimulatorConfig, SiteSpec, serve_in_thread
 from tests.conftest import TEST_KEY, configuration_for
 from tools.fivetran_cli import run_cli, stage_project, write_configuration
 from tools.package import build_package
@@ -20,13 +20,14 @@ from tools.package import build_package
 def unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return int(probe.getsockname()[1])
 
 
 def test_form_offers_every_setting_with_the_key_masked() -> None:
     form = connector.configuration_form().to_response()
     fields = {field.name: field for field in form.fields}
-    assert list(fields) == [setting.name for setting in dataclasses.fields(Settings)]  # every setting, in order
+    settings = [setting.name for setting in dataclasses.fields(Settings) if setting.name != "sites"]
+    assert list(fields) == ["site_name", "site_api_key", *settings]  # every setting, in order
     assert fields["site_api_key"].text_field == 1  # password: masked in the UI, encrypted at rest
     assert fields["site_name"].required and fields["site_api_key"].required
     assert all(field.description for field in form.fields)
@@ -54,13 +55,31 @@ def test_connection_test_names_the_problem(change: dict[str, str], expected: str
     assert result.failure is not None and expected in result.failure
 
 
+def test_connection_test_names_every_failing_site_and_only_those() -> None:
+    config = SimulatorConfig(
+        locations=10,
+        api_key=TEST_KEY,
+        extra_sites=(SiteSpec("north", "key-north", 10, 2), SiteSpec("south", "key-south", 10, 3)),
+    )
+    with serve_in_thread(config) as simulator:
+        configuration = configuration_for(simulator, sites=["demo-site", "north", "south"])
+        configuration["site_api_key"] = f"{TEST_KEY},key-north,not-south-s-key"
+        result = connector.connection_test(configuration)
+        asked = sorted(record.site or "" for record in simulator.requests)
+    assert asked == ["demo-site", "north", "south"]  # one request per site
+    assert result.failure == "site 'south': the API key was rejected for site 'south' (HTTP 401): check site_api_key"
+    assert TEST_KEY not in result.failure
+
+
 def test_connection_test_reports_an_unreachable_host() -> None:
     port = unused_port()
     result = connector.connection_test(
         {"site_name": "s", "site_api_key": TEST_KEY, "base_url": f"http://127.0.0.1:{port}"}
     )
     assert result.failure is not None
-    assert f"could not reach the Dexory API at http://127.0.0.1:{port}: ClientConnectorError" in result.failure
+    assert (
+        f"site 's': could not reach the Dexory API at http://127.0.0.1:{port}: ClientConnectorError" in result.failure
+    )
     assert TEST_KEY not in result.failure
 
 
@@ -97,5 +116,5 @@ def test_package_holds_only_the_runtime(tmp_path: Path) -> None:
         "dexory_async/flatten.py",
         "dexory_async/bridge.py",
     } <= names
-    forbidden = ("tests/", "dexory_async/simulator/", "configuration.json", ".venv/", "files/", "tools/", "build/")
+    forbidden = ("tests/", "dexory_simulator/", "configuration.json", ".venv/", "files/", "tools/", "build/")
     assert not [name for name in names if name.startswith(forbidden) or name.endswith(".pyc")]

@@ -1,65 +1,157 @@
-"""The adaptive throttle: halve on a 429 (once per pause), pause every worker, creep back up after successes."""
+"""The adaptive throttle: halve on a 429 (once per pause), pause every worker, creep back up after successes.
+
+The event loop's clock is faked, so a pause ends when a test moves the clock, never because the machine is slow.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
 
 from dexory_async.throttle import SUCCESSES_PER_STEP_UP, Throttle
 
 
-async def test_a_429_halves_the_limit_once_per_pause_and_successes_raise_it_step_by_step() -> None:
-    throttle = Throttle(8)
-    throttle.rate_limited(0.01)
-    throttle.rate_limited(0.01)  # the same burst of 429s: no second halving during the pause
-    assert (throttle.limit, throttle.lowest_limit) == (4, 4)
-    for _ in range(SUCCESSES_PER_STEP_UP - 1):
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def clock(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeClock]:
+    """The running loop's clock, frozen until a test advances `clock.now`; its timers follow the fake time."""
+    loop = asyncio.get_running_loop()
+    fake = FakeClock(loop.time())
+    monkeypatch.setattr(loop, "time", fake)
+    yield fake
+
+
+async def settle() -> None:
+    """Let every ready task run until it waits again."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+def succeed(throttle: Throttle, times: int) -> None:
+    for _ in range(times):
         throttle.succeeded()
+
+
+class Crowd:
+    """Requests through one throttle that hold their slot until released, counted as they enter and leave."""
+
+    def __init__(self, throttle: Throttle, *, released: bool = False) -> None:
+        self.throttle = throttle
+        self.entered = self.inside = self.most = 0
+        self.release = asyncio.Event()
+        if released:
+            self.release.set()
+
+    def start(self, count: int) -> list[asyncio.Task[None]]:
+        return [asyncio.create_task(self._request()) for _ in range(count)]
+
+    async def _request(self) -> None:
+        async with self.throttle.slot():
+            self.entered += 1
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+            await self.release.wait()
+            self.inside -= 1
+
+
+async def test_a_429_halves_the_limit_once_per_pause_and_successes_raise_it_step_by_step(clock: FakeClock) -> None:
+    throttle = Throttle(8)
+    throttle.rate_limited(5.0)
+    clock.now += 4.9
+    throttle.rate_limited(5.0)  # the same burst of 429s: no second halving during the pause
+    assert (throttle.limit, throttle.lowest_limit) == (4, 4)
+    succeed(throttle, SUCCESSES_PER_STEP_UP - 1)
     assert throttle.limit == 4  # slowly: one step per run of successes
     throttle.succeeded()
     assert throttle.limit == 5
-    for _ in range(10 * SUCCESSES_PER_STEP_UP):
-        throttle.succeeded()
+    succeed(throttle, 10 * SUCCESSES_PER_STEP_UP)
     assert throttle.limit == 8 and throttle.lowest_limit == 4  # never above the configured concurrency
 
 
-async def test_a_429_during_the_climb_starts_the_run_of_successes_over() -> None:
+async def test_a_429_after_the_pause_halves_again_down_to_one(clock: FakeClock) -> None:
+    throttle = Throttle(8)
+    for expected in (4, 2, 1, 1):
+        throttle.rate_limited(1.0)
+        clock.now += 1.0
+        assert throttle.limit == expected
+    assert throttle.lowest_limit == 1
+
+
+async def test_a_429_during_the_climb_starts_the_run_of_successes_over(clock: FakeClock) -> None:
     throttle = Throttle(4)
-    throttle.rate_limited(0.0)
-    for _ in range(SUCCESSES_PER_STEP_UP - 1):
-        throttle.succeeded()
-    await asyncio.sleep(0.01)  # the pause is over
-    throttle.rate_limited(0.0)
+    throttle.rate_limited(1.0)
+    succeed(throttle, SUCCESSES_PER_STEP_UP - 1)
+    clock.now += 1.0  # the pause is over
+    throttle.rate_limited(1.0)
     assert throttle.limit == 1
-    for _ in range(SUCCESSES_PER_STEP_UP - 1):
-        throttle.succeeded()
+    succeed(throttle, SUCCESSES_PER_STEP_UP - 1)
     assert throttle.limit == 1
+    throttle.succeeded()
+    assert throttle.limit == 2
 
 
-async def test_the_pause_holds_back_every_new_request() -> None:
+async def test_the_pause_holds_back_every_new_request_until_it_ends(clock: FakeClock) -> None:
     throttle = Throttle(4)
-    loop = asyncio.get_running_loop()
-    throttle.rate_limited(0.2)
-    started = loop.time()
+    throttle.rate_limited(30.0)
+    crowd = Crowd(throttle, released=True)
 
-    async def request() -> float:
-        async with throttle.slot():
-            return loop.time() - started
+    requests = crowd.start(3)
+    await settle()
+    assert crowd.entered == 0
+    clock.now += 29.9
+    await settle()
+    assert crowd.entered == 0  # still paused
+    clock.now += 0.1
+    await asyncio.gather(*requests)
+    assert crowd.entered == 3
 
-    waits = await asyncio.gather(*(request() for _ in range(3)))
-    assert min(waits) >= 0.19
+
+async def test_a_later_429_extends_the_pause_and_a_shorter_one_does_not_cut_it(clock: FakeClock) -> None:
+    throttle = Throttle(4)
+    throttle.rate_limited(10.0)
+    clock.now += 5.0
+    throttle.rate_limited(20.0)  # now paused until 25 s in
+    throttle.rate_limited(1.0)  # does not shorten it
+    crowd = Crowd(throttle, released=True)
+
+    requests = crowd.start(1)
+    clock.now += 19.9
+    await settle()
+    assert crowd.entered == 0
+    clock.now += 0.1
+    await asyncio.gather(*requests)
+    assert crowd.entered == 1
 
 
 async def test_no_more_slots_than_the_limit() -> None:
-    throttle = Throttle(2)
-    inside, most = 0, 0
+    crowd = Crowd(Throttle(2))
 
-    async def request() -> None:
-        nonlocal inside, most
-        async with throttle.slot():
-            inside += 1
-            most = max(most, inside)
-            await asyncio.sleep(0.01)
-            inside -= 1
+    requests = crowd.start(10)
+    await settle()
+    assert crowd.inside == 2  # two in, eight waiting
+    crowd.release.set()
+    await asyncio.gather(*requests)
+    assert (crowd.most, crowd.inside, crowd.entered) == (2, 0, 10)
 
-    await asyncio.gather(*(request() for _ in range(10)))
-    assert most == 2
+
+async def test_a_lowered_limit_admits_fewer_requests_at_once(clock: FakeClock) -> None:
+    throttle = Throttle(4)
+    throttle.rate_limited(1.0)
+    clock.now += 1.0
+    crowd = Crowd(throttle)
+
+    requests = crowd.start(6)
+    await settle()
+    assert crowd.inside == throttle.limit == 2
+    crowd.release.set()
+    await asyncio.gather(*requests)
+    assert (crowd.most, crowd.entered) == (2, 6)

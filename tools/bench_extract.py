@@ -1,9 +1,10 @@
 """One extractor measurement in a fresh process, for `tools.bench`: the process's peak RSS is then this run's alone.
 
-`python -m tools.bench_extract extract --base-url URL --concurrency N` runs the real extractor (fetch + parse +
-flatten) against a running simulator with an `emit` that only counts; `... memory --base-url URL` fetches the same page
-bodies first (untimed) and then times `orjson.loads` + `flatten_locations` on them from memory, the most the
-extractor's CPU work allows. Either prints one JSON line: a `Tally`.
+`python -m tools.bench_extract extract --base-url URL --site NAME [--site NAME ...] --concurrency N` runs the real
+extractor (fetch + parse + flatten, every site concurrently) against a running simulator with an `emit` that only
+counts; `... memory --base-url URL --site NAME` fetches the same page bodies first (untimed) and then times
+`orjson.loads` + `flatten_locations` on them from memory, the most the extractor's CPU work allows. Either prints one
+JSON line: a `Tally`. The settings are parsed by the connector's own `parse_settings`, so every default is its own.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from dexory_async.config import Settings
-from dexory_async.extractor import FlatPage, extract
+from dexory_async.config import LIST_SEPARATOR, SITE_API_KEY, SITE_NAME, Settings, Site, parse_settings
+from dexory_async.extractor import Item, SiteStart, extract
 from dexory_async.flatten import flatten_locations
 from dexory_async.links import first_page_url, resolve_link, with_key
+from dexory_async.page import Page
 
 
 @dataclass
@@ -61,46 +63,54 @@ def peak_rss_mb() -> float:
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
-    """The connector's default settings, except where the benchmark varies them."""
-    overrides = {} if args.concurrency is None else {"concurrency": args.concurrency}
-    return Settings(
-        site_name=args.site, site_api_key=args.api_key, base_url=args.base_url, page_size=args.page_size, **overrides
-    )
+    """The connector's settings from the configuration a user would give; only what the benchmark varies is set."""
+    configuration = {
+        SITE_NAME: LIST_SEPARATOR.join(args.site),
+        SITE_API_KEY: args.api_key,
+        "base_url": args.base_url,
+        "page_size": str(args.page_size),
+    }
+    if args.concurrency is not None:
+        configuration["concurrency"] = str(args.concurrency)
+    return parse_settings(configuration)
 
 
 async def run_extractor(settings: Settings) -> Tally:
-    """The whole extraction, timed from opening the session to the last page counted; nothing is kept."""
+    """The whole extraction of every site, timed from opening the session to the last page counted; nothing kept."""
     tally = Tally()
 
-    async def emit(page: FlatPage) -> None:
-        tally.count(len(page.locations), len(page.objects), page.size_bytes)
+    async def emit(item: Item) -> None:
+        if isinstance(item, Page):
+            tally.count(len(item.rows.locations), len(item.rows.objects), item.size_bytes)
 
+    starts = {site.name: SiteStart(first_page_url(settings, site), resumed=False) for site in settings.sites}
     started = time.perf_counter()
-    await extract(settings, first_page_url(settings), emit)
+    await extract(settings, starts, emit)
     tally.seconds = time.perf_counter() - started
     return tally
 
 
-async def fetch_bodies(settings: Settings) -> list[bytes]:
-    """Every page body of the site, following `links.next` as the API gives it."""
-    bodies: list[bytes] = []
-    url: URL | None = first_page_url(settings)
+async def fetch_bodies(settings: Settings) -> list[tuple[Site, bytes]]:
+    """Every page body of every site, following `links.next` as the API gives it."""
+    bodies: list[tuple[Site, bytes]] = []
     async with aiohttp.ClientSession() as session:
-        while url is not None:
-            async with session.get(with_key(url, settings.site_api_key)) as response:
-                response.raise_for_status()
-                body = await response.read()
-            bodies.append(body)
-            url = resolve_link(url, orjson.loads(body).get("links", {}).get("next"))
+        for site in settings.sites:
+            url: URL | None = first_page_url(settings, site)
+            while url is not None:
+                async with session.get(with_key(url, site.api_key)) as response:
+                    response.raise_for_status()
+                    body = await response.read()
+                bodies.append((site, body))
+                url = resolve_link(url, orjson.loads(body).get("links", {}).get("next"))
     return bodies
 
 
-def parse_from_memory(bodies: list[bytes]) -> Tally:
+def parse_from_memory(bodies: list[tuple[Site, bytes]]) -> Tally:
     """Parse and flatten bodies already in memory: the extractor's work without the network and the event loop."""
     tally = Tally()
     started = time.perf_counter()
-    for body in bodies:
-        rows = flatten_locations(orjson.loads(body)["data"])
+    for site, body in bodies:
+        rows = flatten_locations(site.name, orjson.loads(body)["data"])
         tally.count(len(rows.locations), len(rows.objects), len(body))
     tally.seconds = time.perf_counter() - started
     return tally
@@ -110,11 +120,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tools.bench_extract", description=__doc__)
     parser.add_argument("mode", choices=("extract", "memory"))
     parser.add_argument("--base-url", required=True)
-    parser.add_argument("--site", default="demo-site")
-    parser.add_argument("--api-key", default="demo-key")
+    parser.add_argument("--site", action="append", help="a site to sync (repeatable; default demo-site)")
+    parser.add_argument(
+        "--api-key", default="demo-key", help="one key for every site, or one per site, comma-separated"
+    )
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=None, help="default: the connector's default")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.site = args.site or ["demo-site"]
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,5 @@
-"""`make demo`: a whole sync against the simulator, through the real `fivetran debug`, then a look at DuckDB."""
+"""`make demo`: a whole sync of two sites against the simulator, through the real `fivetran debug`, then a look at
+DuckDB: both sites in the same tables, side by side."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from dexory_async.simulator import SimulatorConfig, serve_in_thread
+from dexory_simulator import SimulatorConfig, SiteSpec, serve_in_thread
 from tools.fivetran_cli import ROOT, cli_env, debug_command, stage_project, write_configuration
 
 DEMO_DIR = ROOT / "build" / "demo"
@@ -17,17 +18,22 @@ DEMO_DIR = ROOT / "build" / "demo"
 def show_warehouse(database: Path) -> None:
     with duckdb.connect(str(database), read_only=True) as db:
         print("\nrows landed in", database)
-        for table in ("locations", "expected_inventory_objects"):
-            count = db.execute(f"SELECT count(*) FROM tester.{table}").fetchone()[0]
-            print(f"  tester.{table:<28} {count:>8,}")
-        print("\na few locations with their expected objects (joined on the location's key):")
+        counts = db.execute("""
+            SELECT site, (SELECT count(*) FROM tester.locations l WHERE l.site = s.site),
+                   (SELECT count(*) FROM tester.expected_inventory_objects o WHERE o.site = s.site)
+            FROM (SELECT DISTINCT site FROM tester.locations) s ORDER BY site""").fetchall()
+        print(f"  {'site':<12} {'locations':>10} {'expected_inventory_objects':>28}")
+        for site, locations, objects in counts:
+            print(f"  {site:<12} {locations:>10,} {objects:>28,}")
+        print("\nthe same location on both sites, with its expected objects (joined on the five key columns):")
         rows = db.execute("""
-            SELECT l.name, l.location_type, l.status, CAST(l.scan_date AS VARCHAR) AS scan_date,
+            SELECT l.site, l.name, l.location_type, l.status, CAST(l.scan_date AS VARCHAR) AS scan_date,
                    o.object_index, o.sku, o.description, o.quantity
             FROM tester.locations l
             JOIN tester.expected_inventory_objects o
-              USING (name, location_type, aisle, scan_date)
-            ORDER BY l.name, o.object_index LIMIT 8""").fetchall()
+              USING (site, name, location_type, aisle, scan_date)
+            WHERE l.name = (SELECT min(name) FROM tester.locations)
+            ORDER BY l.name, l.site, o.object_index LIMIT 8""").fetchall()
         for row in rows:
             print("  " + " | ".join("" if value is None else str(value) for value in row))
     print(
@@ -43,17 +49,27 @@ def main() -> None:
     args = parser.parse_args()
 
     project = stage_project(DEMO_DIR)
-    config = SimulatorConfig(locations=args.locations, seed=42, latency_ms=args.latency_ms)
+    lyon = SiteSpec("lyon-dc", "lyon-demo-key", args.locations // 2, seed=43)
+    config = SimulatorConfig(
+        locations=args.locations - lyon.locations,
+        seed=42,
+        site="paris-dc",
+        api_key="paris-demo-key",
+        extra_sites=(lyon,),
+        shared_locations=100,  # the same location names on both sites: two rows, told apart by `site`
+        latency_ms=args.latency_ms,
+    )
     with serve_in_thread(config) as simulator:
-        print(f"simulator: {args.locations:,} locations at {simulator.base_url} ({args.latency_ms:g} ms per page)")
+        sites = ", ".join(f"{site.name} ({site.locations:,} locations)" for site in config.sites)
+        print(f"simulator: {sites} at {simulator.base_url} ({args.latency_ms:g} ms per page)")
         write_configuration(
             project,
             {
-                "site_name": config.site,
-                "site_api_key": config.api_key,
+                "site_name": ", ".join(site.name for site in config.sites),
+                "site_api_key": ", ".join(site.api_key for site in config.sites),
                 "base_url": simulator.base_url,
                 "page_size": "500",
-                "checkpoint_every_pages": "4",
+                "checkpoint_max_rows": "5000",
             },
         )
         command = debug_command(project)
@@ -61,7 +77,7 @@ def main() -> None:
         subprocess.run(command, cwd=project, env=cli_env(ROOT / "build" / "fivetran-home"), check=True)
         truth = simulator.ground_truth()
     show_warehouse(project / "files" / "warehouse.db")
-    print(f"simulator ground truth: {truth.locations:,} locations, {truth.objects:,} expected objects")
+    print(f"simulator ground truth: {truth.locations:,} locations, {truth.objects:,} expected objects in all")
 
 
 if __name__ == "__main__":

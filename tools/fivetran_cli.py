@@ -1,19 +1,19 @@
 """Running the real `fivetran` CLI the same way everywhere (demo, tests, benchmark, packaging).
 
 The CLI scans the project it is given (pipreqs for dependencies, the packager for files), so it gets a staged copy
-holding only what Fivetran runs: `connector.py`, the `dexory_async` package without its simulator, and a minimal
+holding only what Fivetran runs: `connector.py`, the `dexory_async` package, and a minimal
 `pyproject.toml`. It runs offline: telemetry off, and a private HOME whose version-check timestamps are in the far
 future, so no run waits on PyPI.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +28,8 @@ DEPENDENCY_COMPLAINTS = (
     "We recommend using the current stable version",
     "dependencies are not needed",
 )
-RUNTIME_EXCLUDES = shutil.ignore_patterns("__pycache__", "*.pyc", "simulator")
+RUNTIME_EXCLUDES = shutil.ignore_patterns("__pycache__", "*.pyc")
+DISTRIBUTION = "dexory-fivetran"  # the project's name in pyproject.toml
 
 
 def stage_project(dest: Path, *, fresh: bool = True) -> Path:
@@ -40,14 +41,22 @@ def stage_project(dest: Path, *, fresh: bool = True) -> Path:
     shutil.rmtree(dest / "dexory_async", ignore_errors=True)
     shutil.copy2(ROOT / "connector.py", dest / "connector.py")
     shutil.copytree(ROOT / "dexory_async", dest / "dexory_async", ignore=RUNTIME_EXCLUDES)
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    dependencies = "".join(f'    "{requirement}",\n' for requirement in project["dependencies"])
-    (dest / "pyproject.toml").write_text(
-        f'[project]\nname = "{project["name"]}"\nversion = "{project["version"]}"\n'
-        f'requires-python = "{project["requires-python"]}"\ndependencies = [\n{dependencies}]\n'
-    )
+    (dest / "pyproject.toml").write_text(runtime_pyproject())
     (dest / ".gitignore").write_text("configuration.json\nstate.json\nfiles/\n__pycache__/\n")
     return dest
+
+
+def runtime_pyproject() -> str:
+    """A `pyproject.toml` declaring only the runtime dependencies, taken from the installed project's metadata (which
+    `make install` refreshes whenever pyproject.toml changes). Not parsed with `tomllib`: pipreqs' standard-library
+    list predates it, so any file importing it makes `fivetran debug` in the project root look it up on PyPI."""
+    metadata = importlib.metadata.metadata(DISTRIBUTION)
+    runtime = [requirement for requirement in metadata.get_all("Requires-Dist", []) if "extra ==" not in requirement]
+    dependencies = "".join(f'    "{requirement}",\n' for requirement in runtime)
+    return (
+        f'[project]\nname = "{metadata["Name"]}"\nversion = "{metadata["Version"]}"\n'
+        f'requires-python = "{metadata["Requires-Python"]}"\ndependencies = [\n{dependencies}]\n'
+    )
 
 
 def seed_home(home: Path) -> Path:
@@ -61,8 +70,11 @@ def seed_home(home: Path) -> Path:
     return home
 
 
-def cli_env(home: Path | None = None) -> dict[str, str]:
+def cli_env(home: Path | None = None, python_path: Path | None = None) -> dict[str, str]:
+    """The CLI's environment; `python_path` goes first on PYTHONPATH (a bench variant's real connector)."""
     env = dict(os.environ)
+    if python_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(python_path), env.get("PYTHONPATH")]))
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["DO_NOT_TRACK"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
@@ -82,11 +94,13 @@ def write_configuration(project: Path, configuration: dict[str, str]) -> Path:
     return path
 
 
-def run_cli(arguments: list[str], home: Path | None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    arguments: list[str], home: Path | None, timeout: float = 600, python_path: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Any `fivetran` command, non-interactive, output captured."""
     return subprocess.run(
         [FIVETRAN, *arguments],
-        env=cli_env(home),
+        env=cli_env(home, python_path),
         text=True,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -107,10 +121,15 @@ def debug_command(project: Path, state: Path | None = None) -> list[str]:
 
 
 def run_debug(
-    project: Path, home: Path, state: Path | None = None, timeout: float = 600, log_path: Path | None = None
+    project: Path,
+    home: Path,
+    state: Path | None = None,
+    timeout: float = 600,
+    log_path: Path | None = None,
+    python_path: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`fivetran debug` on a staged project whose configuration.json is written; output captured (and saved)."""
-    result = run_cli(debug_arguments(project, state), home, timeout)
+    result = run_cli(debug_arguments(project, state), home, timeout, python_path)
     if log_path is not None:
         log_path.write_text(result.stdout)
     return result

@@ -1,0 +1,67 @@
+"""Sections 1, 2 and 4: the extractor alone, each run in a fresh `tools.bench_extract` process; and warming up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from dexory_async.config import default_of
+from tools.bench.options import Options
+from tools.bench.results import BenchError, Run
+from tools.bench.simulator import Sites, Target, check_cache, simulator
+from tools.fivetran_cli import ROOT
+
+DEFAULT_CONCURRENCY: int = default_of("concurrency")
+
+
+def extractor_process(mode: str, target: Target, page_size: int, concurrency: int | None) -> dict[str, Any]:
+    """One `tools.bench_extract` run over every site of `target`, its counts checked against the ground truth; its
+    JSON tally."""
+    arguments = [mode, "--base-url", target.base_url, "--page-size", str(page_size)]
+    for spec in target.sites.specs:
+        arguments += ["--site", spec.name]
+    arguments += ["--api-key", ",".join(spec.api_key for spec in target.sites.specs)]
+    if concurrency is not None:
+        arguments += ["--concurrency", str(concurrency)]
+    command = [sys.executable, "-m", "tools.bench_extract", *arguments]
+    shown = " ".join(command[2:])
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BenchError(f"`{shown}` failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    tally: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    truth = target.sites.truth
+    if (tally["locations"], tally["objects"]) != (truth.locations, truth.objects):
+        raise BenchError(
+            f"`{shown}` counted {tally['locations']:,} locations and {tally['objects']:,} objects, "
+            f"expected {truth.locations:,} and {truth.objects:,}"
+        )
+    return tally
+
+
+def extractor_run(target: Target, options: Options, concurrency: int | None) -> Run:
+    """The real extractor; `None` leaves the concurrency at the connector's default."""
+    tally = extractor_process("extract", target, options.page_size, concurrency)
+    label = "extractor, serial" if concurrency == 1 else "extractor, default"
+    return Run(label, target.sites.locations, target.latency_ms, concurrency or DEFAULT_CONCURRENCY, **tally)
+
+
+def memory_run(target: Target, options: Options) -> Run:
+    """Parse + flatten from memory; its RSS holds every body at once, so it is not shown."""
+    tally = extractor_process("memory", target, options.page_size, None)
+    return replace(Run("in-memory loads + flatten", target.sites.locations, None, None, **tally), peak_rss_mb=None)
+
+
+@contextmanager
+def warmed(sites: Sites, latency_ms: float, options: Options) -> Iterator[Target]:
+    """A simulator serving `sites` that has served every page once (untimed), so it answers from its cache and is
+    never the limit."""
+    check_cache(sites, options.page_size)
+    with simulator(sites, latency_ms) as base_url:
+        target = Target(base_url, latency_ms, sites)
+        extractor_process("extract", target, options.page_size, None)
+        yield target
