@@ -48,7 +48,7 @@ def parse_page(site: str, url: URL, body: bytes) -> Page:
     if not isinstance(document, dict) or not isinstance(document.get("data"), list):
         raise TransientError("response has no `data` list")
     links = document.get("links")
-    return Page(site, url, document["data"], links if isinstance(links, dict) else {}, len(body))
+    return Page(site, url, document["data"], links if isinstance(links, dict) else None, len(body))
 
 
 class DexoryClient:

@@ -7,6 +7,7 @@ Values are given in the form the SDK encodes cheapest for their declared type: `
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,8 +18,6 @@ import orjson
 from .tables import KEY_FIELDS, LOCATION_KEY, LOCATION_NUMBERS, OBJECT_INDEX, OBJECT_NUMBERS, SITE
 
 OBJECTS_FIELD = "expected_inventory_objects"
-_RESERVED_OBJECT_COLUMNS = frozenset((*KEY_FIELDS, OBJECT_INDEX))
-LOCATION_SITE = "location_site"  # a location's own `site` field, should the API send one: `site` is ours
 
 Row = dict[str, Any]
 _NESTED = (dict, list)  # values stored as JSON text
@@ -67,13 +66,14 @@ def _flatten_location(site: str, position: int, location: Any, rows: FlatRows) -
         rows.skipped.append(Skip(SKIP_LOCATION_BAD_SCAN_DATE, detail))
         return
 
-    row = {key: _json(value) if type(value) in _NESTED else value for key, value in location.items()}
+    if _LOCATION_COLUMNS.keeps(location):  # the usual case, kept fast
+        row = {key: _json(value) if type(value) in _NESTED else value for key, value in location.items()}
+    else:
+        row = {
+            _LOCATION_COLUMNS.column(key, location): _json(value) if type(value) in _NESTED else value
+            for key, value in location.items()
+        }
     row.pop(OBJECTS_FIELD, None)
-    if SITE in row:
-        column = LOCATION_SITE
-        while column in row:
-            column = "location_" + column
-        row[column] = row.pop(SITE)
     _check_numbers(row, LOCATION_NUMBERS, location["name"], None, rows.skipped)
     for key in LOCATION_KEY[:-1]:  # key columns are strings, whatever JSON type the API used
         if not isinstance(row[key], str):
@@ -103,15 +103,52 @@ def _flatten_location(site: str, position: int, location: Any, rows: FlatRows) -
 def _object_row(parent: Row, index: int, item: dict[str, Any]) -> Row:
     """The object's own fields plus its parent's key and position; a field named like a parent column is prefixed."""
     row = {**parent, OBJECT_INDEX: index}
-    if _RESERVED_OBJECT_COLUMNS.isdisjoint(item):  # the usual case, kept fast
+    if _OBJECT_COLUMNS.keeps(item):  # the usual case, kept fast
         row.update({key: _json(value) if type(value) in _NESTED else value for key, value in item.items()})
-        return row
-    for key, value in item.items():
-        column = key
-        while column in _RESERVED_OBJECT_COLUMNS or (column != key and column in item):
-            column = "object_" + column
-        row[column] = _json(value) if type(value) in _NESTED else value
+    else:
+        row.update(
+            {
+                _OBJECT_COLUMNS.column(key, item): _json(value) if type(value) in _NESTED else value
+                for key, value in item.items()
+            }
+        )
     return row
+
+
+def _compact(name: str) -> str:
+    """A name as Fivetran's column naming may merge it with others: `Site`, `SITE` and `s-i-t-e` all become `site`,
+    `ScanDate` and `scan_date` both `scan_date`. Letters and digits only, lower case."""
+    return "".join(character for character in name if character.isalnum()).lower()
+
+
+class _Columns:
+    """The column a field lands in: its own name, unless Fivetran's naming would make it one of the columns the
+    connector writes itself (a key, `site`, `object_index`), which would overwrite them: then it is prefixed. A field
+    named "" gets a name. The names that land as they are, are remembered, so most rows are checked in one step."""
+
+    def __init__(self, prefix: str, ours: tuple[str, ...], theirs: tuple[str, ...] = ()) -> None:
+        self._prefix = prefix
+        self._ours = frozenset(_compact(name) for name in ours)
+        self._kept: set[str] = set(theirs)  # the API's own fields among ours: they are the columns
+
+    def keeps(self, fields: dict[str, Any]) -> bool:
+        return self._kept.issuperset(fields)
+
+    def column(self, name: str, fields: dict[str, Any]) -> str:
+        if name in self._kept:
+            return name
+        column = name or UNNAMED
+        while _compact(column) in self._ours or (column != name and column in fields):
+            column = self._prefix + column
+        if column == name and len(self._kept) < _KEPT_NAMES:
+            self._kept.add(name)
+        return column
+
+
+UNNAMED = "unnamed"
+_KEPT_NAMES = 10_000  # an API that invents field names cannot grow the memo without bound
+_LOCATION_COLUMNS = _Columns("location_", KEY_FIELDS, theirs=(*LOCATION_KEY, OBJECTS_FIELD))
+_OBJECT_COLUMNS = _Columns("object_", (*KEY_FIELDS, OBJECT_INDEX))
 
 
 def _check_numbers(row: Row, columns: frozenset[str], name: Any, index: int | None, skipped: list[Skip]) -> None:
@@ -138,8 +175,12 @@ def _parse_number(value: Any) -> float | None:
 
 
 def _json(value: dict[str, Any] | list[Any]) -> str:
-    """Nested values become compact JSON with sorted keys, so equal values always give equal strings."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    """Nested values become compact JSON with sorted keys, so equal values always give equal strings. orjson stops at
+    255 levels of nesting; the standard library goes deeper, for the rare value that needs it."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def normalise_timestamp(value: Any) -> datetime | None:

@@ -62,9 +62,9 @@ class SiteLedger:
             self.cursor, self.reread_last = end.page_url, True
 
     def started_over(self) -> None:
+        """The saved cursor stays until the first page is upserted: if the API is down rather than the page gone,
+        the next sync still resumes there."""
         self.progress.start_over()
-        self.cursor = None
-        self.reread_last = False
 
     def entry(self) -> dict[str, Any]:
         counts = self.progress.state_counts(without_last_page=self.reread_last)
@@ -77,14 +77,13 @@ class SiteLedger:
         if isinstance(end, StoppedAtMaxPages):
             return f"stopped at max_pages ({max_pages:,}); continues next sync"
         if isinstance(end, Finished):
-            short = f", {end.shortfall:,} page(s) short of what links.last announced" if end.shortfall else ""
-            return "finished" + short
+            return "finished"
         return "finished in an earlier sync" if self.finished_earlier else "not synced"
 
 
 class SyncLedger:
     def __init__(self, settings: Settings, state: Mapping[str, Any]) -> None:
-        self._settings = settings
+        self.settings = settings
         plan = resume_plan(settings, state)
         self._starts = {
             name: SiteStart(site.start, site.resumed) for name, site in plan.items() if site.start is not None
@@ -113,7 +112,7 @@ class SyncLedger:
                 if len(self.sites) > 1:
                     logger.info(self.progress.total_line())
         elif isinstance(item, SiteEnded):
-            site.ended(item, self._settings.concurrency)
+            site.ended(item, self.settings.concurrency)
             self._log_end(item.site, site)
         else:
             logger.warning(
@@ -128,7 +127,7 @@ class SyncLedger:
             logger.warning(
                 "site %r stopped after max_pages=%d: it is incomplete; the next sync continues where it stopped",
                 name,
-                self._settings.max_pages,
+                self.settings.max_pages,
             )
 
     def checkpoint_state(self) -> dict[str, Any]:
@@ -145,5 +144,5 @@ class SyncLedger:
         return {name: site.failure for name, site in self.sites.items() if site.failure is not None}
 
     def summary(self) -> str:
-        max_pages = self._settings.max_pages
+        max_pages = self.settings.max_pages
         return self.progress.summary({name: site.outcome(max_pages) for name, site in self.sites.items()})

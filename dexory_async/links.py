@@ -54,10 +54,11 @@ def same_endpoint(url: URL, other: URL) -> bool:
 def resolve_link(page_url: URL, link: object) -> URL | None:
     """A link of the page at `page_url` as an absolute URL without the key; None when the API says there is none.
 
-    A link is a string or a JSON:API link object (`{"href": ..., "meta": ...}`); absent or null means no link.
-    Anything else, or a URL that cannot be parsed, raises LinkError: guessing would end a sync early.
+    A link is a string or a JSON:API link object (`{"href": ..., "meta": ...}`); absent, null or an empty string
+    (as some APIs write null) means no link. Anything else, or a URL that cannot be parsed, raises LinkError:
+    guessing would end a sync early.
     """
-    if link is None:
+    if link is None or link == "":
         return None
     href = link.get("href") if isinstance(link, dict) else link
     if not isinstance(href, str) or not href:

@@ -19,7 +19,7 @@ class Page:
     site: str
     url: URL  # as requested, without the key
     data: list[Any]  # the locations as the API sent them; emptied once flattened
-    links: dict[str, Any]  # the page's `links`, as sent
+    links: dict[str, Any] | None  # the page's `links`, as sent; None when it has none
     size_bytes: int
     retries: int = 0  # the site's retries so far, when this page arrived
     sequence: int = 0  # 1-based position among this sync's pages of the site
@@ -30,9 +30,7 @@ class Page:
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    """The last page had no links.next. `shortfall`: pages an earlier links.last announced that never came."""
-
-    shortfall: int = 0
+    """The last page had no links.next, and nothing the API said contradicts that it is the last."""
 
 
 @dataclass(frozen=True, slots=True)

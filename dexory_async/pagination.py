@@ -59,6 +59,9 @@ class Paginator:
                 fetched = await self._head(window, url)
                 try:
                     page, end = self._read(fetched)
+                    if isinstance(end, Finished) and window:
+                        await asyncio.wait(window.values())  # past the end they come back empty (or refused) soon
+                        end = self._nothing_fetched_ahead(window, page) or end
                     if end is None and page.next_url is not None:
                         await self._fetch_ahead(window, page.next_url)
                     yield page
@@ -130,9 +133,11 @@ class Paginator:
         """The page with its place in the sync and its accepted next link, and how the site ends if it does here."""
         self._emitted += 1
         page = replace(fetched, sequence=self._emitted)
-        where = f"page {page.sequence} ({page.url})"
+        where = _where(page)
+        if page.links is None and page.sequence > 1:
+            return page, LinkRefused(page.url, f"{where} has no `links`: its end cannot be told from a broken page")
         try:
-            next_url = resolve_link(page.url, page.links.get("next"))
+            next_url = resolve_link(page.url, (page.links or {}).get("next"))
         except LinkError as error:
             return page, LinkRefused(page.url, f"{where}: links.next {error}")
         number = self._number_of(page.url, next_url)
@@ -156,7 +161,7 @@ class Paginator:
     def _pages_after(self, page: Page, number: int | None) -> int | None:
         """How many pages follow this one by its links.last; None when it has none that reads as this endpoint's."""
         try:
-            last = resolve_link(page.url, page.links.get("last"))
+            last = resolve_link(page.url, (page.links or {}).get("last"))
         except LinkError:
             return None
         if last is None or link_identity(last, ignore_number=True) != link_identity(page.url, ignore_number=True):
@@ -175,15 +180,25 @@ class Paginator:
         if page.pages_after:
             reason = f"{where} has no links.next, but its links.last announces {page.pages_after} more page(s)"
             return LinkRefused(page.url, reason)
-        shortfall = 0 if number is None or self._announced is None else max(0, self._announced - number)
-        if shortfall:
-            logger.warning(
-                "the site ended at %s, %d page(s) before the last page an earlier links.last announced: "
-                "the site shrank during the sync, or the API's links.last is wrong",
-                where,
-                shortfall,
+        if number is not None and self._announced is not None and self._announced > number:
+            reason = (
+                f"{where} has no links.next, but an earlier links.last announced page {self._announced}: pages may be "
+                "missing (or the site shrank during the sync); the next sync reads this page again"
             )
-        return Finished(shortfall)
+            return LinkRefused(page.url, reason)
+        return Finished()
+
+    def _nothing_fetched_ahead(self, window: dict[_Identity, asyncio.Task[Page]], page: Page) -> LinkRefused | None:
+        """A page fetched ahead that holds locations proves the site goes on past a page without links.next."""
+        for task in window.values():
+            if not task.cancelled() and task.exception() is None and task.result().data:
+                ahead = task.result()
+                reason = (
+                    f"{_where(page)} has no links.next, but {ahead.url}, fetched ahead, holds "
+                    f"{len(ahead.data):,} locations: the site does not end here"
+                )
+                return LinkRefused(page.url, reason)
+        return None
 
     def _refusal(self, url: URL, page_url: URL, number: int | None) -> str | None:
         """Why the link `url` on page `page_url` must not be followed, or None (and it counts as visited)."""
@@ -197,8 +212,11 @@ class Paginator:
         if page_number(page_url) is None and number is not None:
             self._visited.add(hash(link_identity(with_page_number(page_url, number))))  # the first page, numbered
         identity = hash(link_identity(url))
-        if identity in self._visited:
+        following = page_number(url)
+        if identity in self._visited or (following is not None and number is not None and following <= number):
             return f"pagination loop: links.next points back to {url}, which this sync already fetched"
+        if following is not None and number is not None and following > number + 1:
+            return f"links.next jumps from page {number} to page {following} ({url}): the pages between would be lost"
         self._visited.add(identity)
         return None
 
@@ -209,3 +227,7 @@ class Paginator:
             next_url,
         )
         return StoppedAtMaxPages(next_url)
+
+
+def _where(page: Page) -> str:
+    return f"page {page.sequence} ({page.url})"

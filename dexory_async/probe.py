@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+import aiohttp
+
 from .client import DexoryClient, open_session
 from .config import Settings, Site
 from .errors import DexoryError, RetriesExhausted
@@ -12,29 +14,31 @@ from .links import first_page_url
 from .throttle import Throttle
 
 
-async def probe(settings: Settings, site: Site) -> None:
+async def probe(settings: Settings, site: Site, session: aiohttp.ClientSession) -> None:
     """Fetch one location of `site` (`page[size]=1`, no retries); raise DexoryError saying what is wrong."""
-    settings = dataclasses.replace(settings, max_retries=0, concurrency=1, page_size=1)
-    url = first_page_url(settings, site)
-    async with open_session(settings) as session:
-        try:
-            await DexoryClient(settings, site, session, Throttle(1)).fetch(url)
-        except RetriesExhausted as error:
-            cause = str(error.last_error)
-            if error.last_error.timed_out:
-                cause = f"no answer within {settings.request_timeout_seconds:g}s ({cause})"
-            raise DexoryError(f"could not reach the Dexory API at {settings.base_url}: {cause}") from None
+    settings = dataclasses.replace(settings, max_retries=0, page_size=1)
+    try:
+        await DexoryClient(settings, site, session, Throttle(1)).fetch(first_page_url(settings, site))
+    except RetriesExhausted as error:
+        last = error.last_error
+        if last.rate_limited:
+            message = f"the Dexory API at {settings.base_url} is rate limiting ({last}): test again in a minute"
+            raise DexoryError(message) from None
+        cause = f"no answer within {settings.request_timeout_seconds:g}s ({last})" if last.timed_out else str(last)
+        raise DexoryError(f"could not reach the Dexory API at {settings.base_url}: {cause}") from None
 
 
 async def _failures(settings: Settings) -> list[str]:
-    async def check(site: Site) -> str | None:
-        try:
-            await probe(settings, site)
-        except DexoryError as error:
-            return f"site {site.name!r}: {error}"
-        return None
+    async with open_session(settings) as session:  # at most `concurrency` requests at once, as in a sync
 
-    results = await asyncio.gather(*(check(site) for site in settings.sites))
+        async def check(site: Site) -> str | None:
+            try:
+                await probe(settings, site, session)
+            except DexoryError as error:
+                return f"site {site.name!r}: {error}"
+            return None
+
+        results = await asyncio.gather(*(check(site) for site in settings.sites))
     return [failure for failure in results if failure is not None]
 
 

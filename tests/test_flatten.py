@@ -192,6 +192,38 @@ def test_a_locations_site_never_overwrites_another_of_its_fields() -> None:
     assert {"theirs", "also theirs"} <= set(row.values())
 
 
+@pytest.mark.parametrize("field", ["Site", "SITE", "Name", "LocationType", "location-type", "Aisle", "ScanDate"])
+def test_a_field_that_fivetran_would_name_like_a_key_column_is_prefixed(field: str) -> None:
+    """Fivetran's naming would land `Site` or `ScanDate` in the `site` or `scan_date` column: a row would move to
+    another site, or change its key. Such a field keeps its value under a prefixed name instead."""
+    location = loc(**{field: "theirs"}, expected_inventory_objects=[{field: "objects'", "sku": "S"}])
+
+    rows = flat_one(location)
+
+    assert rows.locations[0]["location_" + field] == "theirs"
+    assert rows.objects[0]["object_" + field] == "objects'"
+    for row in (rows.locations[0], rows.objects[0]):
+        assert row["site"] == SITE and row["name"] == "A01-0001-02" and "theirs" not in row.get(field, "")
+
+
+def test_a_value_nested_deeper_than_orjson_goes_is_still_stored_as_json() -> None:
+    deep: Any = "bottom"
+    for _ in range(300):
+        deep = {"level": deep}
+
+    row = flat_one(loc(zoning=deep)).locations[0]
+
+    assert row["zoning"].startswith('{"level":{"level":') and row["zoning"].count("{") == 300
+
+
+def test_a_field_named_with_nothing_gets_a_name() -> None:
+    """A column cannot be named "": the warehouse refuses the whole batch, and with it every site."""
+    rows = flat_one(loc(**{"": "x"}, expected_inventory_objects=[{"": "y", "unnamed": "z"}]))
+
+    assert "" not in rows.locations[0] and rows.locations[0]["unnamed"] == "x"
+    assert "" not in rows.objects[0] and (rows.objects[0]["unnamed"], rows.objects[0]["object_unnamed"]) == ("z", "y")
+
+
 @pytest.mark.parametrize("missing", ["absent", None])
 def test_a_location_without_a_site_field_needs_none(missing: Any) -> None:
     location = loc() if missing == "absent" else loc(site=missing)

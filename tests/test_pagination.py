@@ -39,6 +39,7 @@ class Entry:
     label: str
     url: URL
     links: dict[str, Any]
+    without_links: bool = False  # served with no `links` object at all
 
 
 class NoSuchPage(Exception):
@@ -94,7 +95,11 @@ class FakeApi:
             request.future.set_exception(NoSuchPage(str(request.url)))
         else:
             page = Page(
-                site=request.url.query["site"], url=request.url, data=[entry.label], links=entry.links, size_bytes=1
+                site=request.url.query["site"],
+                url=request.url,
+                data=[entry.label],
+                links=None if entry.without_links else entry.links,
+                size_bytes=1,
             )
             request.future.set_result(page)
         self.answered.append(request)
@@ -405,7 +410,7 @@ async def test_pages_come_out_in_order_whatever_order_they_arrive_in(pick: Pick)
     assert labels(consumer.pages) == [f"s{n}" for n in range(1, 13)]
     assert [page.sequence for page in consumer.pages] == list(range(1, 13))
     assert [page.next_url for page in consumer.pages] == [page.url for page in consumer.pages[1:]] + [None]
-    assert consumer.end == Finished(0)
+    assert consumer.end == Finished()
     assert max(identities(api.requests).values()) == 1  # nothing asked for twice
     if pick is not oldest:
         assert labels(api.answered) != sorted(labels(api.answered), key=lambda label: int(label[1:]))
@@ -422,7 +427,7 @@ async def test_links_last_bounds_the_window() -> None:
     assert labels(consumer.pages) == [f"s{n}" for n in range(1, 7)]
     assert sorted(labels(api.requests)) == sorted(labels(consumer.pages))
     assert [page.pages_after for page in consumer.pages] == [5, 4, 3, 2, 1, 0]
-    assert consumer.end == Finished(0)
+    assert consumer.end == Finished()
 
 
 @pytest.mark.parametrize("pick", [oldest, newest], ids=["in-order", "reversed"])
@@ -433,7 +438,7 @@ async def test_pages_past_a_links_last_too_low_are_fetched_one_by_one(pick: Pick
     consumer = await sync(api, pick=pick)
 
     assert labels(consumer.pages) == [f"s{n}" for n in range(1, 7)]
-    assert consumer.end == Finished(0)
+    assert consumer.end == Finished()
     assert labels(api.requests) == [f"s{n}" for n in range(1, 7)]  # nothing past page 6, nothing twice
     assert api.request_for("s3").alongside > 1  # pages 2 and 3 were fetched ahead, together
     for label in ("s4", "s5", "s6"):
@@ -456,16 +461,62 @@ async def test_a_final_page_whose_links_last_announces_more_is_refused() -> None
     assert beyond and all(request.cancelled for request in beyond)
 
 
-async def test_a_links_last_only_an_earlier_page_announced_is_a_shortfall() -> None:
-    """Page 1 announced 8 pages, the later ones 6, and page 6 ends the site: the site shrank (or the API was wrong);
-    every page is handed on and the end says how many announced pages never came."""
+async def test_ending_before_what_an_earlier_links_last_announced_is_refused() -> None:
+    """Page 1 announced 8 pages, the later ones 6, and page 6 ends the site: pages may be missing (or the site
+    shrank); every page is handed on, and the end refuses to call the site finished, naming the last announced."""
     entries = site_pages(6, last=6)
     entries[0].links["last"] = str(with_page_number(START, 8))
     api = FakeApi(entries)
     consumer = await sync(api)
 
     assert labels(consumer.pages) == [f"s{n}" for n in range(1, 7)]
-    assert consumer.end == Finished(shortfall=2)
+    assert isinstance(consumer.end, LinkRefused) and "announced page 8" in consumer.end.reason
+    assert consumer.end.page_url == consumer.pages[-1].url
+
+
+async def test_a_page_fetched_ahead_with_locations_proves_the_site_goes_on() -> None:
+    """Page 3 says it is the last (no links.next), but page 4, fetched ahead from the numbered links, holds locations:
+    the site does not end at page 3."""
+    entries = site_pages(6)
+    entries[2].links.pop("next")
+    api = FakeApi(entries)
+    consumer = await sync(api)
+
+    assert labels(consumer.pages) == ["s1", "s2", "s3"]
+    assert isinstance(consumer.end, LinkRefused) and "fetched ahead" in consumer.end.reason
+
+
+async def test_an_empty_next_link_on_the_last_page_ends_the_site() -> None:
+    """Some APIs write "" where JSON:API writes null: on the last page it means the end."""
+    entries = site_pages(4)
+    entries[3].links["next"] = ""
+    api = FakeApi(entries)
+    consumer = await sync(api)
+
+    assert labels(consumer.pages) == ["s1", "s2", "s3", "s4"]
+    assert consumer.end == Finished()
+
+
+async def test_a_next_link_that_skips_pages_is_refused() -> None:
+    """Page 4 links to page 6: page 5's rows would be lost without a word."""
+    entries = site_pages(8)
+    entries[3].links["next"] = str(with_page_number(START, 6))
+    api = FakeApi(entries)
+    consumer = await sync(api)
+
+    assert labels(consumer.pages) == ["s1", "s2", "s3", "s4"]
+    assert isinstance(consumer.end, LinkRefused) and "jumps from page 4 to page 6" in consumer.end.reason
+
+
+async def test_a_later_page_without_links_is_refused() -> None:
+    """A page after the first with no `links` at all cannot be told from a broken one: the site is not finished."""
+    entries = site_pages(5)
+    entries[2].without_links = True
+    api = FakeApi(entries)
+    consumer = await sync(api)
+
+    assert labels(consumer.pages) == ["s1", "s2", "s3"]
+    assert isinstance(consumer.end, LinkRefused) and "has no `links`" in consumer.end.reason
 
 
 async def test_a_single_page_whose_links_last_announces_more_is_refused() -> None:
@@ -481,17 +532,17 @@ async def test_a_single_page_whose_links_last_announces_more_is_refused() -> Non
     assert consumer.end.page_url == START
 
 
-async def test_without_links_last_pages_fetched_past_the_end_are_cancelled() -> None:
+async def test_without_links_last_pages_fetched_past_the_end_are_checked_and_never_handed_on() -> None:
     """Without links.last the paginator fetches ahead past the end; when the last page lands, those requests are
-    cancelled and awaited, and nothing past the end is handed on."""
+    awaited (one holding locations would prove the site goes on), and nothing past the end is handed on."""
     api = FakeApi(site_pages(5))
     consumer = await sync(api)
 
     assert labels(consumer.pages) == [f"s{n}" for n in range(1, 6)]
-    assert consumer.end == Finished(0)
+    assert consumer.end == Finished()
     beyond = [request for request in api.requests if request.label == "?"]
     assert beyond, "nothing was fetched ahead past the end"
-    assert all(request.cancelled and request.finished for request in beyond)
+    assert all(request.finished for request in beyond)
     assert all(page_number(request.url) in (6, 7, 8) for request in beyond)
 
 
@@ -505,7 +556,7 @@ async def test_without_links_last_a_404_past_the_end_does_not_fail_the_site() ->
     consumer = await sync(api, pick=past_the_end_first)
 
     assert labels(consumer.pages) == [f"s{n}" for n in range(1, 6)]
-    assert consumer.end == Finished(0)
+    assert consumer.end == Finished()
     assert any(request.label == "?" and request in api.answered for request in api.requests)
 
 
@@ -515,9 +566,6 @@ async def test_without_links_last_a_404_past_the_end_does_not_fail_the_site() ->
 def mismatched_at_page_three(kind: str) -> tuple[list[Entry], list[str]]:
     """A numbered site whose page 3 links somewhere else than the derived page 4, and the pages of its chain."""
     entries = site_pages(7)
-    if kind == "skips a number":
-        entries[2].links["next"] = str(with_page_number(START, 5))
-        return entries, ["s1", "s2", "s3", "s5", "s6", "s7"]
     if kind == "switches to cursors":
         rest = chain("k", cursors("x4", "x5", "x6"))
     else:  # "adds a parameter": a numbered link, but not the one the paginator derives
@@ -530,7 +578,7 @@ def labels_of(entries: list[Entry]) -> list[str]:
     return [entry.label for entry in entries]
 
 
-@pytest.mark.parametrize("kind", ["skips a number", "switches to cursors", "adds a parameter"])
+@pytest.mark.parametrize("kind", ["switches to cursors", "adds a parameter"])
 async def test_a_next_link_that_is_not_the_derived_one_drops_the_window(kind: str) -> None:
     """Page 3 does not link to the page[number]=4 the paginator derived: what it fetched ahead is cancelled, never
     handed on, and from there it follows the API's links one request at a time, every page exactly once."""
@@ -539,7 +587,7 @@ async def test_a_next_link_that_is_not_the_derived_one_drops_the_window(kind: st
     consumer = await sync(api)
 
     assert labels(consumer.pages) == expected
-    assert consumer.end == Finished(0)
+    assert consumer.end == Finished()
     page_three = api.answered.index(api.request_for("s3")) + 1
     ahead = [request for request in api.requests if request.answers_before < page_three and request not in api.answered]
     assert ahead and all(request.cancelled for request in ahead)
@@ -556,7 +604,7 @@ async def test_cursor_links_are_followed_one_at_a_time() -> None:
     assert labels(consumer.pages) == ["c0", "c1", "c2", "c3", "c4"]
     assert labels(api.requests) == labels(consumer.pages)
     assert all(request.alongside == 1 for request in api.requests)
-    assert consumer.end == Finished(0)
+    assert consumer.end == Finished()
 
 
 async def test_without_prefetch_numbered_links_are_followed_one_at_a_time() -> None:
@@ -592,7 +640,7 @@ async def test_links_written_otherwise_are_followed_exactly_like_absolute_string
     assert [link_identity(r.url) for r in other.requests] == [link_identity(r.url) for r in baseline.requests]
     assert [page.next_url for page in actual.pages] == [page.next_url for page in expected.pages]
     assert [page.pages_after for page in actual.pages] == [page.pages_after for page in expected.pages]
-    assert actual.end == expected.end == Finished(0)
+    assert actual.end == expected.end == Finished()
 
 
 @pytest.mark.parametrize("first", [0, 1], ids=["zero-based", "one-based"])
@@ -607,7 +655,7 @@ async def test_zero_and_one_based_numbering_sync_every_page_once(first: int, wit
 
     expected = [f"s{first + i}" for i in range(count)]
     assert labels(consumer.pages) == expected
-    assert consumer.end == Finished(0)
+    assert consumer.end == Finished()
     assert max(identities(api.requests).values()) == 1
     assert page_number(api.requests[0].url) is None
     assert all(page_number(request.url) != first for request in api.requests)  # the first page, by its number
@@ -714,8 +762,7 @@ OTHER_SITES = {
 NOT_LINKS = {
     "object without href": {"meta": 1},
     "number": 17,
-    "empty string": "",
-    "empty href": {"href": ""},
+    "href null": {"href": None},
     "href not a string": {"href": 5},
     "list": [str(with_page_number(START, 3))],
     "boolean": True,
@@ -767,7 +814,7 @@ async def test_a_malformed_links_last_is_ignored() -> None:
     consumer = await sync(api)
 
     assert labels(consumer.pages) == [f"s{n}" for n in range(1, 6)]
-    assert consumer.end == Finished(0)
+    assert consumer.end == Finished()
 
 
 # ---------------------------------------------------------------------------------------------------------- max_pages
@@ -788,7 +835,7 @@ async def test_max_pages_stops_there_and_requests_nothing_beyond(max_pages: int,
         assert consumer.end == StoppedAtMaxPages(with_page_number(START, max_pages + 1))
         assert all((page_number(request.url) or 1) <= max_pages for request in api.requests)
     else:
-        assert consumer.end == Finished(0)
+        assert consumer.end == Finished()
 
 
 # ---------------------------------------------------------------------------------------- failures and cancellation
