@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -44,11 +45,32 @@ def parse_page(site: str, url: URL, body: bytes) -> Page:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise TransientError(f"response body is not valid JSON ({len(body)} bytes)") from None
+        document = _with_unpaired_surrogates_replaced(site, url, body)
     if not isinstance(document, dict) or not isinstance(document.get("data"), list):
         raise TransientError("response has no `data` list")
     links = document.get("links")
     return Page(site, url, document["data"], links if isinstance(links, dict) else None, len(body))
+
+
+def _with_unpaired_surrogates_replaced(site: str, url: URL, body: bytes) -> Any:
+    """JSON that orjson refuses but the standard library reads: a string escaping half a UTF-16 pair (`"\\ud800"`),
+    which no warehouse can store, so it is replaced by U+FFFD; or a NaN. Anything else is not JSON."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        raise TransientError(f"response body is not valid JSON ({len(body)} bytes)") from None
+    logger.warning("site %r: %s is not strict JSON; read leniently, invalid Unicode replaced by U+FFFD", site, url)
+    return _valid_unicode(document)
+
+
+def _valid_unicode(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_valid_unicode(item) for item in value]
+    if isinstance(value, dict):
+        return {_valid_unicode(key): _valid_unicode(item) for key, item in value.items()}
+    return value
 
 
 class DexoryClient:
