@@ -49,18 +49,28 @@ def parse_page(site: str, url: URL, body: bytes) -> Page:
     if not isinstance(document, dict) or not isinstance(document.get("data"), list):
         raise TransientError("response has no `data` list")
     links = document.get("links")
-    return Page(site, url, document["data"], links if isinstance(links, dict) else None, len(body))
+    return Page(site, url, document["data"], links if isinstance(links, dict) else {}, len(body))
 
 
 def _with_unpaired_surrogates_replaced(site: str, url: URL, body: bytes) -> Any:
-    """JSON that orjson refuses but the standard library reads: a string escaping half a UTF-16 pair (`"\\ud800"`),
-    which no warehouse can store, so it is replaced by U+FFFD; or a NaN. Anything else is not JSON."""
+    """JSON that orjson refuses only because a string escapes half a UTF-16 pair (`"\\ud800"`): the standard library
+    reads it, and the half, which no warehouse can store, is replaced by U+FFFD. Anything else is not JSON."""
     try:
-        document = json.loads(body)
-    except ValueError:
+        document = json.loads(body, parse_int=_as_orjson_reads_it, parse_constant=_not_json)
+    except (ValueError, RecursionError):
         raise TransientError(f"response body is not valid JSON ({len(body)} bytes)") from None
-    logger.warning("site %r: %s is not strict JSON; read leniently, invalid Unicode replaced by U+FFFD", site, url)
+    logger.warning("site %r: %s has strings that are not valid Unicode; kept with U+FFFD in their place", site, url)
     return _valid_unicode(document)
+
+
+def _as_orjson_reads_it(text: str) -> int | float:
+    """An integer beyond 64 bits becomes a float, as orjson (and the SDK, for an inferred column) makes it."""
+    number = int(text)
+    return number if -(2**63) <= number < 2**64 else float(text)
+
+
+def _not_json(text: str) -> Any:
+    raise ValueError(f"{text} is not JSON")
 
 
 def _valid_unicode(value: Any) -> Any:

@@ -11,6 +11,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -69,10 +70,8 @@ def _flatten_location(site: str, position: int, location: Any, rows: FlatRows) -
     if _LOCATION_COLUMNS.keeps(location):  # the usual case, kept fast
         row = {key: _json(value) if type(value) in _NESTED else value for key, value in location.items()}
     else:
-        row = {
-            _LOCATION_COLUMNS.column(key, location): _json(value) if type(value) in _NESTED else value
-            for key, value in location.items()
-        }
+        columns = _LOCATION_COLUMNS.columns(location)
+        row = {columns[key]: _json(value) if type(value) in _NESTED else value for key, value in location.items()}
     row.pop(OBJECTS_FIELD, None)
     _check_numbers(row, LOCATION_NUMBERS, location["name"], None, rows.skipped)
     for key in LOCATION_KEY[:-1]:  # key columns are strings, whatever JSON type the API used
@@ -106,15 +105,12 @@ def _object_row(parent: Row, index: int, item: dict[str, Any]) -> Row:
     if _OBJECT_COLUMNS.keeps(item):  # the usual case, kept fast
         row.update({key: _json(value) if type(value) in _NESTED else value for key, value in item.items()})
     else:
-        row.update(
-            {
-                _OBJECT_COLUMNS.column(key, item): _json(value) if type(value) in _NESTED else value
-                for key, value in item.items()
-            }
-        )
+        columns = _OBJECT_COLUMNS.columns(item)
+        row.update({columns[key]: _json(value) if type(value) in _NESTED else value for key, value in item.items()})
     return row
 
 
+@lru_cache(maxsize=4096)
 def _compact(name: str) -> str:
     """A name as Fivetran's column naming may merge it with others: `Site`, `SITE` and `s-i-t-e` all become `site`,
     `ScanDate` and `scan_date` both `scan_date`. Letters and digits only, lower case."""
@@ -123,22 +119,36 @@ def _compact(name: str) -> str:
 
 class _Columns:
     """The column a field lands in: its own name, unless Fivetran's naming would make it one of the columns the
-    connector writes itself (a key, `site`, `object_index`), which would overwrite them: then it is prefixed. A field
-    named "" gets a name. The names that land as they are, are remembered, so most rows are checked in one step."""
+    connector writes itself (a key, `site`, `object_index`), which would overwrite them: then it is prefixed, until
+    no other field of the row would land in the same column. A field named "" gets a name. The names that land as
+    they are, are remembered, so most rows are checked in one step."""
 
     def __init__(self, prefix: str, ours: tuple[str, ...], theirs: tuple[str, ...] = ()) -> None:
         self._prefix = prefix
         self._ours = frozenset(_compact(name) for name in ours)
         self._kept: set[str] = set(theirs)  # the API's own fields among ours: they are the columns
+        self._by_shape: dict[tuple[str, ...], dict[str, str]] = {}
 
     def keeps(self, fields: dict[str, Any]) -> bool:
         return self._kept.issuperset(fields)
 
-    def column(self, name: str, fields: dict[str, Any]) -> str:
+    def columns(self, fields: dict[str, Any]) -> dict[str, str]:
+        """Each field's column, for a row with a field that does not keep its name (remembered by the row's fields:
+        an API sends the same few shapes of record)."""
+        shape = tuple(fields)
+        columns = self._by_shape.get(shape)
+        if columns is None:
+            taken = {_compact(name) for name in fields}
+            columns = {name: self._column(name, taken) for name in fields}
+            if len(self._by_shape) < _KEPT_NAMES:
+                self._by_shape[shape] = columns
+        return columns
+
+    def _column(self, name: str, taken: set[str]) -> str:
         if name in self._kept:
             return name
         column = name or UNNAMED
-        while _compact(column) in self._ours or (column != name and column in fields):
+        while _compact(column) in self._ours or (column != name and _compact(column) in taken):
             column = self._prefix + column
         if column == name and len(self._kept) < _KEPT_NAMES:
             self._kept.add(name)
@@ -146,7 +156,7 @@ class _Columns:
 
 
 UNNAMED = "unnamed"
-_KEPT_NAMES = 10_000  # an API that invents field names cannot grow the memo without bound
+_KEPT_NAMES = 10_000  # an API that invents field names cannot grow the memos without bound
 _LOCATION_COLUMNS = _Columns("location_", KEY_FIELDS, theirs=(*LOCATION_KEY, OBJECTS_FIELD))
 _OBJECT_COLUMNS = _Columns("object_", (*KEY_FIELDS, OBJECT_INDEX))
 

@@ -29,7 +29,8 @@ class SiteLedger:
     progress: SiteProgress
     cursor: URL | None  # the next page to fetch once every row so far is upserted; None: the site's first page
     finished_earlier: bool = False  # in an earlier sync of this round: not fetched in this one
-    reread_last: bool = False  # the last page upserted had no next link: read it again until the end says why
+    rereads: int = 0  # pages the next sync reads again: the last one had no next link (until the end says why), or
+    # the site's end was not believed
     end: End | Failed | None = None  # how the site ended in this sync; None while it runs
 
     @property
@@ -46,7 +47,7 @@ class SiteLedger:
         # A page without a next link may be the site's last, or one whose link was refused: until the site's end
         # says which, a checkpoint makes the next sync read it again rather than start the site over.
         self.cursor = page.url if page.next_url is None else page.next_url
-        self.reread_last = page.next_url is None
+        self.rereads = 1 if page.next_url is None else 0
         self.progress.add(page)
 
     def ended(self, ended: SiteEnded, concurrency: int) -> None:
@@ -55,11 +56,11 @@ class SiteLedger:
         if ended.lowest_concurrency < concurrency:
             self.progress.throttled_to = ended.lowest_concurrency
         if isinstance(end, Finished):
-            self.reread_last = False
+            self.rereads = 0
         elif isinstance(end, StoppedAtMaxPages):
             self.cursor = end.next_url
-        elif isinstance(end, LinkRefused):  # nothing after a refused link is trusted: its page is read again
-            self.cursor, self.reread_last = end.page_url, True
+        elif isinstance(end, LinkRefused):  # nothing after a refused link is trusted: read again from where it says
+            self.cursor, self.rereads = end.page_url, end.rereads
 
     def started_over(self) -> None:
         """The saved cursor stays until the first page is upserted: if the API is down rather than the page gone,
@@ -67,7 +68,7 @@ class SiteLedger:
         self.progress.start_over()
 
     def entry(self) -> dict[str, Any]:
-        counts = self.progress.state_counts(without_last_page=self.reread_last)
+        counts = self.progress.state_counts(rereads=self.rereads)
         return site_entry(self.cursor, counts, finished=self.finished)
 
     def outcome(self, max_pages: int) -> str:

@@ -58,10 +58,10 @@ def resolve_link(page_url: URL, link: object) -> URL | None:
     (as some APIs write null) means no link. Anything else, or a URL that cannot be parsed, raises LinkError:
     guessing would end a sync early.
     """
-    if link is None or link == "":
-        return None
     href = link.get("href") if isinstance(link, dict) else link
-    if not isinstance(href, str) or not href:
+    if link is None or href == "":
+        return None
+    if not isinstance(href, str):
         raise LinkError(f"not a URL nor a link object with an href: {_shown(link)}")
     try:
         url = URL(href)

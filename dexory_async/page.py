@@ -19,7 +19,7 @@ class Page:
     site: str
     url: URL  # as requested, without the key
     data: list[Any]  # the locations as the API sent them; emptied once flattened
-    links: dict[str, Any] | None  # the page's `links`, as sent; None when it has none
+    links: dict[str, Any]  # the page's `links`, as sent (empty when it has none)
     size_bytes: int
     retries: int = 0  # the site's retries so far, when this page arrived
     sequence: int = 0  # 1-based position among this sync's pages of the site
@@ -40,10 +40,12 @@ class StoppedAtMaxPages:
 
 @dataclass(frozen=True, slots=True)
 class LinkRefused:
-    """A page's links could not be followed; its rows were handed on, and a later sync reads it again."""
+    """A page's links could not be followed, or its end not believed; its rows were handed on. A later sync reads
+    again from `page_url`: that page, or the one before it (`rereads` 2), so the page is judged again in context."""
 
     page_url: URL
     reason: str
+    rereads: int = 1
 
 
 End = Finished | StoppedAtMaxPages | LinkRefused

@@ -37,7 +37,17 @@ _Identity = tuple[object, ...]
 
 
 class Paginator:
-    def __init__(self, fetch: Fetch, lane: Lane, start: URL, *, origin: URL, max_pages: int, prefetch: bool) -> None:
+    def __init__(
+        self,
+        fetch: Fetch,
+        lane: Lane,
+        start: URL,
+        *,
+        origin: URL,
+        max_pages: int,
+        prefetch: bool,
+        ahead_wait: float = 30.0,
+    ) -> None:
         self._fetch = fetch
         self._lane = lane
         self._start = start  # the first page, or a saved cursor already checked against the configuration
@@ -48,6 +58,8 @@ class Paginator:
         self._emitted = 0
         self._last_number: int | None = None  # the page number the latest links.last gave
         self._announced: int | None = None  # the highest page number any links.last gave
+        self._ahead_wait = ahead_wait  # seconds a site's end waits for the page fetched just past it
+        self._previous: URL | None = None  # the page whose accepted next link led to the one being read
 
     async def pages(self) -> AsyncGenerator[Page | End, None]:
         window: dict[_Identity, asyncio.Task[Page]] = {}  # pages fetched ahead, in page order, each holding a slot
@@ -60,8 +72,7 @@ class Paginator:
                 try:
                     page, end = self._read(fetched)
                     if isinstance(end, Finished) and window:
-                        await asyncio.wait(window.values())  # past the end they come back empty (or refused) soon
-                        end = self._nothing_fetched_ahead(window, page) or end
+                        end = await self._nothing_fetched_ahead(window, page) or end
                     if end is None and page.next_url is not None:
                         await self._fetch_ahead(window, page.next_url)
                     yield page
@@ -73,7 +84,7 @@ class Paginator:
                     yield end
                     return
                 assert page.next_url is not None  # no end: the page has a next link
-                url = page.next_url
+                self._previous, url = page.url, page.next_url
         finally:
             await self._discard(window)
 
@@ -134,10 +145,8 @@ class Paginator:
         self._emitted += 1
         page = replace(fetched, sequence=self._emitted)
         where = _where(page)
-        if page.links is None and page.sequence > 1:
-            return page, LinkRefused(page.url, f"{where} has no `links`: its end cannot be told from a broken page")
         try:
-            next_url = resolve_link(page.url, (page.links or {}).get("next"))
+            next_url = resolve_link(page.url, page.links.get("next"))
         except LinkError as error:
             return page, LinkRefused(page.url, f"{where}: links.next {error}")
         number = self._number_of(page.url, next_url)
@@ -161,7 +170,7 @@ class Paginator:
     def _pages_after(self, page: Page, number: int | None) -> int | None:
         """How many pages follow this one by its links.last; None when it has none that reads as this endpoint's."""
         try:
-            last = resolve_link(page.url, (page.links or {}).get("last"))
+            last = resolve_link(page.url, page.links.get("last"))
         except LinkError:
             return None
         if last is None or link_identity(last, ignore_number=True) != link_identity(page.url, ignore_number=True):
@@ -179,26 +188,43 @@ class Paginator:
         """The end of the site, unless this page's own links.last says otherwise: rows would be lost."""
         if page.pages_after:
             reason = f"{where} has no links.next, but its links.last announces {page.pages_after} more page(s)"
-            return LinkRefused(page.url, reason)
+            return self._unbelieved_end(page, reason)
         if number is not None and self._announced is not None and self._announced > number:
             reason = (
                 f"{where} has no links.next, but an earlier links.last announced page {self._announced}: pages may be "
-                "missing (or the site shrank during the sync); the next sync reads this page again"
+                "missing (or the site shrank during the sync)"
             )
-            return LinkRefused(page.url, reason)
+            return self._unbelieved_end(page, reason)
         return Finished()
 
-    def _nothing_fetched_ahead(self, window: dict[_Identity, asyncio.Task[Page]], page: Page) -> LinkRefused | None:
-        """A page fetched ahead that holds locations proves the site goes on past a page without links.next."""
-        for task in window.values():
-            if not task.cancelled() and task.exception() is None and task.result().data:
-                ahead = task.result()
-                reason = (
-                    f"{_where(page)} has no links.next, but {ahead.url}, fetched ahead, holds "
-                    f"{len(ahead.data):,} locations: the site does not end here"
-                )
-                return LinkRefused(page.url, reason)
-        return None
+    def _unbelieved_end(self, page: Page, reason: str) -> LinkRefused:
+        """The next sync reads again from the page before this one, so that this page is judged again with what the
+        one before it announced, rather than as a first page whose end no one contradicts."""
+        if self._previous is None:
+            return LinkRefused(page.url, reason)
+        return LinkRefused(self._previous, reason + "; the next sync reads again from the page before it", rereads=2)
+
+    async def _nothing_fetched_ahead(
+        self, window: dict[_Identity, asyncio.Task[Page]], page: Page
+    ) -> LinkRefused | None:
+        """The page fetched just past a page without links.next, holding other locations, proves the site goes on.
+
+        Only that page counts (an API may answer any page past the end with the last one); it is waited for at
+        most `ahead_wait` seconds, and the others are dropped at once."""
+        following, *rest = window.values()
+        for task in rest:
+            task.cancel()
+        await asyncio.wait([following], timeout=self._ahead_wait)
+        if not following.done() or following.cancelled() or following.exception() is not None:
+            return None
+        ahead = following.result()
+        if not ahead.data or ahead.data == page.data:
+            return None
+        reason = (
+            f"{_where(page)} has no links.next, but {ahead.url}, fetched ahead, holds {len(ahead.data):,} other "
+            "locations: the site does not end here"
+        )
+        return self._unbelieved_end(page, reason)
 
     def _refusal(self, url: URL, page_url: URL, number: int | None) -> str | None:
         """Why the link `url` on page `page_url` must not be followed, or None (and it counts as visited)."""

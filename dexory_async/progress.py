@@ -40,23 +40,23 @@ class SiteProgress:
     retries: int = 0
     requests: RequestCounters | None = None  # once the site has ended
     throttled_to: int | None = None  # the lowest concurrency rate limiting brought the site to, if it did
-    _last_page: tuple[int, int, int] = (0, 0, 0)  # pages, locations, objects of the page added last
+    _recent: tuple[tuple[int, int, int], ...] = ()  # pages, locations, objects of the last two pages added
 
     @classmethod
     def resumed_from(cls, site: str, counts: Mapping[str, Any]) -> SiteProgress:
         return cls(site, **{key: counts[key] for key in STATE_COUNTS if type(counts.get(key)) is int})
 
-    def state_counts(self, *, without_last_page: bool = False) -> dict[str, int]:
-        """The counts a checkpoint keeps; `without_last_page` when the checkpoint makes the next sync read it again."""
+    def state_counts(self, *, rereads: int = 0) -> dict[str, int]:
+        """The counts a checkpoint keeps, less the last `rereads` pages (0 to 2), which the next sync reads again."""
         counts = {key: getattr(self, key) for key in STATE_COUNTS}
-        if without_last_page:
-            for key, value in zip(STATE_COUNTS, self._last_page, strict=True):
+        for page in self._recent[len(self._recent) - rereads :] if rereads else ():
+            for key, value in zip(STATE_COUNTS, page, strict=True):
                 counts[key] -= value
         return counts
 
     def add(self, page: Page) -> None:
         locations, objects = len(page.rows.locations), len(page.rows.objects)
-        self._last_page = (1, locations, objects)
+        self._recent = (*self._recent[-1:], (1, locations, objects))
         self.pages += 1
         self.pages_this_run += 1
         self.locations += locations
@@ -78,7 +78,7 @@ class SiteProgress:
         """The site is read again from its first page: what a saved cursor had counted no longer holds."""
         self.pages = self.locations = self.objects = 0
         self.total_pages = None
-        self._last_page = (0, 0, 0)
+        self._recent = ()
 
     def line(self, elapsed: float) -> str:
         done = f"site {self.site!r}: page {self.pages:,}"

@@ -216,6 +216,14 @@ def test_a_value_nested_deeper_than_orjson_goes_is_still_stored_as_json() -> Non
     assert row["zoning"].startswith('{"level":{"level":') and row["zoning"].count("{") == 300
 
 
+def test_a_prefixed_field_never_lands_in_the_column_of_another_field() -> None:
+    """`Name` would become `object_Name`, which Fivetran's naming merges with the object's own `object_name`."""
+    row = flat_one(loc(expected_inventory_objects=[{"Name": "theirs", "object_name": "also theirs"}])).objects[0]
+
+    columns = {column: value for column, value in row.items() if value in ("theirs", "also theirs")}
+    assert columns == {"object_object_Name": "theirs", "object_name": "also theirs"}
+
+
 def test_a_field_named_with_nothing_gets_a_name() -> None:
     """A column cannot be named "": the warehouse refuses the whole batch, and with it every site."""
     rows = flat_one(loc(**{"": "x"}, expected_inventory_objects=[{"": "y", "unnamed": "z"}]))

@@ -67,8 +67,9 @@ class Request:
 class FakeApi:
     """The locations endpoint of one or more sites. `fetch` records each request and waits for the test to answer."""
 
-    def __init__(self, *sites: list[Entry]) -> None:
+    def __init__(self, *sites: list[Entry], past_the_end: Entry | None = None) -> None:
         self._pages = {link_identity(entry.url): entry for site in sites for entry in site}
+        self._past_the_end = past_the_end  # what a page it does not have answers: a 404, or this page again
         self.requests: list[Request] = []
         self.answered: list[Request] = []
         self.on_start: Callable[[Request], None] = lambda request: None
@@ -90,7 +91,7 @@ class FakeApi:
             request.finished = True
 
     def answer(self, request: Request) -> None:
-        entry = self._pages.get(link_identity(request.url))
+        entry = self._pages.get(link_identity(request.url), self._past_the_end)
         if entry is None:
             request.future.set_exception(NoSuchPage(str(request.url)))
         else:
@@ -98,7 +99,7 @@ class FakeApi:
                 site=request.url.query["site"],
                 url=request.url,
                 data=[entry.label],
-                links=None if entry.without_links else entry.links,
+                links={} if entry.without_links else entry.links,
                 size_bytes=1,
             )
             request.future.set_result(page)
@@ -454,7 +455,7 @@ async def test_a_final_page_whose_links_last_announces_more_is_refused() -> None
     assert labels(consumer.pages) == [f"s{n}" for n in range(1, 7)]
     final = consumer.pages[-1]
     assert isinstance(consumer.end, LinkRefused)
-    assert consumer.end.page_url == final.url
+    assert (consumer.end.page_url, consumer.end.rereads) == (consumer.pages[-2].url, 2)  # judged after page 5
     assert "page 6" in consumer.end.reason and str(final.url) in consumer.end.reason
     assert "2 more" in consumer.end.reason
     beyond = [request for request in api.requests if request.label == "?"]
@@ -471,7 +472,7 @@ async def test_ending_before_what_an_earlier_links_last_announced_is_refused() -
 
     assert labels(consumer.pages) == [f"s{n}" for n in range(1, 7)]
     assert isinstance(consumer.end, LinkRefused) and "announced page 8" in consumer.end.reason
-    assert consumer.end.page_url == consumer.pages[-1].url
+    assert (consumer.end.page_url, consumer.end.rereads) == (consumer.pages[-2].url, 2)  # judged again after page 5
 
 
 async def test_a_page_fetched_ahead_with_locations_proves_the_site_goes_on() -> None:
@@ -508,15 +509,27 @@ async def test_a_next_link_that_skips_pages_is_refused() -> None:
     assert isinstance(consumer.end, LinkRefused) and "jumps from page 4 to page 6" in consumer.end.reason
 
 
-async def test_a_later_page_without_links_is_refused() -> None:
-    """A page after the first with no `links` at all cannot be told from a broken one: the site is not finished."""
+async def test_a_later_page_without_links_is_not_believed_to_be_the_last() -> None:
+    """Page 3 comes without `links` (a broken answer), while page 4, fetched ahead, holds locations: the site goes
+    on, and the next sync reads again from page 2, so that page 3 is judged again after page 2's links."""
     entries = site_pages(5)
     entries[2].without_links = True
     api = FakeApi(entries)
     consumer = await sync(api)
 
     assert labels(consumer.pages) == ["s1", "s2", "s3"]
-    assert isinstance(consumer.end, LinkRefused) and "has no `links`" in consumer.end.reason
+    assert isinstance(consumer.end, LinkRefused) and "fetched ahead" in consumer.end.reason
+    assert consumer.end.page_url == consumer.pages[1].url and consumer.end.rereads == 2
+
+
+async def test_a_page_fetched_ahead_that_repeats_the_last_page_is_no_proof() -> None:
+    """Some APIs answer any page past the end with the last page again: that says nothing about the end."""
+    entries = site_pages(4)
+    api = FakeApi(entries, past_the_end=entries[-1])
+    consumer = await sync(api)
+
+    assert labels(consumer.pages) == ["s1", "s2", "s3", "s4"]
+    assert consumer.end == Finished()
 
 
 async def test_a_single_page_whose_links_last_announces_more_is_refused() -> None:

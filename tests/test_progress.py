@@ -300,5 +300,5 @@ def test_state_counts_without_the_last_page_leave_out_only_that_page() -> None:
     progress.add(page(locations=3, objects=4))
     progress.add(page(locations=2, objects=7))
 
-    assert progress.state_counts(without_last_page=True) == {"pages": 6, "locations": 53, "objects": 64}
+    assert progress.state_counts(rereads=1) == {"pages": 6, "locations": 53, "objects": 64}
     assert progress.state_counts() == {"pages": 7, "locations": 55, "objects": 71}
