@@ -7,7 +7,6 @@ saying how. A site that fails does so alone: its error becomes its `SiteEnded`, 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, replace
@@ -25,8 +24,6 @@ from .page import End, Page
 from .pagination import Paginator
 from .redaction import redact
 from .throttle import Throttle
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

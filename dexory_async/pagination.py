@@ -153,7 +153,7 @@ class Paginator:
         pages_after = self._pages_after(page, number)
         page = replace(page, pages_after=pages_after)
         if next_url is None:
-            return page, self._finished(page, where, number)
+            return page, self._finished(page, number)
         refusal = self._refusal(next_url, page.url, number)
         if refusal is not None:
             return page, LinkRefused(page.url, f"{where}: {refusal}")
@@ -180,12 +180,13 @@ class Paginator:
             return None
         self._last_number = last_number
         self._announced = max(last_number, self._announced or last_number)
-        if number is None and page_number(page.url) is None:  # a lone first page: numbered 0 or 1, so at least
+        if number is None:  # a first page asked for without a number and no numbered next: it is 0 or 1, so at least
             return max(0, last_number - 1)
-        return None if number is None else max(0, last_number - number)
+        return max(0, last_number - number)
 
-    def _finished(self, page: Page, where: str, number: int | None) -> End:
+    def _finished(self, page: Page, number: int | None) -> End:
         """The end of the site, unless this page's own links.last says otherwise: rows would be lost."""
+        where = _where(page)
         if page.pages_after:
             reason = f"{where} has no links.next, but its links.last announces {page.pages_after} more page(s)"
             return self._unbelieved_end(page, reason)
