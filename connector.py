@@ -31,8 +31,9 @@ from dexory_async.config import (
     parse_settings,
 )
 from dexory_async.errors import SitesFailed
-from dexory_async.extractor import Item
+from dexory_async.extractor import Failed, Item
 from dexory_async.gc_policy import fewer_gc_passes
+from dexory_async.hints import configuration_hints
 from dexory_async.ledger import SyncLedger
 from dexory_async.page import Page
 from dexory_async.probe import check_connection
@@ -114,12 +115,16 @@ def configuration_form() -> ConfigurationForm:
 
 def connection_test(configuration: dict[str, Any]) -> Any:
     """The setup form's test: the configuration is valid and the API answers for every site with its key."""
-    try:
-        settings = parse_settings(configuration)
-    except ConfigurationError as error:
-        return Test.failure(str(error))
-    failures = check_connection(settings)
-    return Test.success() if not failures else Test.failure("\n".join(failures))
+    with LibraryLogs(_configured_keys(configuration)):  # warnings about the configuration, in the SDK's log format
+        try:
+            settings = parse_settings(configuration)
+        except ConfigurationError as error:
+            return Test.failure(str(error))
+    errors = check_connection(settings)
+    if not errors:
+        return Test.success()
+    lines = [f"site {name!r}: {error}" for name, error in errors.items()]
+    return Test.failure("\n".join([*lines, *configuration_hints(settings, errors)]))
 
 
 def update(configuration: dict[str, Any], state: dict[str, Any]) -> None:
@@ -246,7 +251,9 @@ class Sync:
             total = len(self.settings.sites)
             causes = "; ".join(f"site {name!r}: {cause}" for name, cause in failures.items())
             message = f"{len(failures)} of {total} sites failed ({total - len(failures)} synced): {causes}"
-            raise SitesFailed(redact_all(message, self._keys))
+            errors = {name: site.end.error for name, site in self.ledger.sites.items() if isinstance(site.end, Failed)}
+            hints = configuration_hints(self.settings, errors)
+            raise SitesFailed(redact_all("\n".join([message, *hints]), self._keys))
 
     def _upsert(self, page: Page) -> None:
         upsert = op.upsert

@@ -18,6 +18,7 @@ from yarl import URL
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.service.dexoryview.com"
+API_PATH = "customer-api/v1"  # what the connector appends to base_url (then /locations)
 SITE_NAME = "site_name"
 SITE_API_KEY = "site_api_key"
 LIST_SEPARATOR = ","
@@ -101,7 +102,17 @@ def _parse_base_url(raw: str) -> str:
         raise ValueError
     if url.scheme == "http" and not _is_loopback(url.host):
         raise _ClearTextToRemoteHost
-    return str(url)
+    return str(_without_api_path(url))
+
+
+def _without_api_path(url: URL) -> URL:
+    """The API's documentation gives its address with the API path (`.../customer-api/v1`): pasted as base_url, the
+    connector would request that path twice and every site would answer 404. Taken off here, it is added once."""
+    segments = [segment for segment in url.path.split("/") if segment]
+    for suffix in ([*API_PATH.split("/"), "locations"], API_PATH.split("/")):
+        if segments[-len(suffix) :] == suffix:
+            return url.with_path("/".join(segments[: -len(suffix)]))
+    return url
 
 
 def _is_loopback(host: str) -> bool:
@@ -113,6 +124,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# Keys of earlier versions, still found in saved configurations, and what replaced them.
+_RETIRED = {
+    "checkpoint_every_pages": "checkpoints now follow checkpoint_interval_seconds (about once a minute) and "
+    "checkpoint_max_rows (sooner after that many rows)",
+}
 _TEXT = _Rule("a non-empty string", str)
 _SITES_FORM = "one site name, or several separated by commas"
 _KEYS_FORM = "one API key for every site, or one per site separated by commas in the order of site_name"
@@ -165,7 +181,10 @@ def parse_settings(configuration: Mapping[str, Any]) -> Settings:
     if problems:
         raise ConfigurationError("invalid configuration: " + "; ".join(problems))
     for key in sorted(set(configuration) - set(_RULES) - {SITE_NAME, SITE_API_KEY}):
-        logger.warning("ignoring unknown configuration key %r", key)
+        if key in _RETIRED:
+            logger.warning("ignoring configuration key %r, retired: %s; remove it", key, _RETIRED[key])
+        else:
+            logger.warning("ignoring unknown configuration key %r", key)
     return Settings(sites=sites, **values)
 
 

@@ -10,11 +10,11 @@ from typing import Any
 
 from yarl import URL
 
-from .config import Settings, Site
+from .config import API_PATH, Settings, Site
 from .errors import LinkError
 from .redaction import redact
 
-LOCATIONS_PATH = "customer-api/v1/locations"
+LOCATIONS_PATH = f"{API_PATH}/locations"
 KEY_PARAM = "api_key"
 PAGE_NUMBER = "page[number]"
 PAGE_SIZE = "page[size]"

@@ -28,20 +28,20 @@ async def probe(settings: Settings, site: Site, session: aiohttp.ClientSession) 
         raise DexoryError(f"could not reach the Dexory API at {settings.base_url}: {cause}") from None
 
 
-async def _failures(settings: Settings) -> list[str]:
+async def _failures(settings: Settings) -> dict[str, DexoryError]:
     async with open_session(settings) as session:  # at most `concurrency` requests at once, as in a sync
 
-        async def check(site: Site) -> str | None:
+        async def check(site: Site) -> DexoryError | None:
             try:
                 await probe(settings, site, session)
             except DexoryError as error:
-                return f"site {site.name!r}: {error}"
+                return error
             return None
 
         results = await asyncio.gather(*(check(site) for site in settings.sites))
-    return [failure for failure in results if failure is not None]
+    return {site.name: error for site, error in zip(settings.sites, results, strict=True) if error is not None}
 
 
-def check_connection(settings: Settings) -> list[str]:
-    """Why each site that does not answer with its key fails, one line each; empty when every site answers."""
+def check_connection(settings: Settings) -> dict[str, DexoryError]:
+    """Why each site that does not answer with its key fails, by site name; empty when every site answers."""
     return asyncio.run(_failures(settings))

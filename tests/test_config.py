@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from dexory_async.config import DEFAULT_BASE_URL, ConfigurationError, Settings, Site, parse_settings
+from dexory_async.links import first_page_url
 
 SECRET = "sk-SECRET-123"
 KEYS = ("sk-PARIS-111", "sk-LYON-222", "sk-NICE-333")
@@ -223,6 +224,24 @@ def test_http_to_another_host_is_refused_suggesting_https(raw: str) -> None:
     assert message.startswith(f"invalid configuration: base_url {raw!r} uses http:// to a host that is not this")
     assert message.endswith("use https://")
     assert SECRET not in message
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://api.example.test/customer-api/v1", "https://api.example.test"),
+        ("https://api.example.test/customer-api/v1/", "https://api.example.test"),
+        ("https://api.example.test/customer-api/v1/locations", "https://api.example.test"),
+        ("https://api.example.test/proxy/customer-api/v1/", "https://api.example.test/proxy"),
+        ("https://api.example.test/customer-api", "https://api.example.test/customer-api"),  # not the whole path
+        ("https://api.example.test/v1", "https://api.example.test/v1"),
+    ],
+)
+def test_the_api_path_pasted_into_base_url_is_taken_off_and_added_once(raw: str, expected: str) -> None:
+    settings = parse_settings(config(base_url=raw))
+
+    assert settings.base_url == expected
+    assert str(first_page_url(settings, settings.sites[0])).startswith(f"{expected}/customer-api/v1/locations?")
 
 
 # ---------------------------------------------------------------------------------------------------- sites
@@ -459,7 +478,9 @@ def test_a_retired_key_only_warns_whatever_its_value(value: str, caplog: pytest.
     settings = parse_settings(config(checkpoint_every_pages=value))
 
     assert settings == parse_settings(dict(REQUIRED))
-    assert config_warnings(caplog) == ["ignoring unknown configuration key 'checkpoint_every_pages'"]
+    (warning,) = config_warnings(caplog)
+    assert warning.startswith("ignoring configuration key 'checkpoint_every_pages', retired: ")
+    assert "checkpoint_interval_seconds" in warning and "checkpoint_max_rows" in warning  # what replaced it
 
 
 def test_known_keys_log_no_warning(caplog: pytest.LogCaptureFixture) -> None:

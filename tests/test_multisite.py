@@ -430,8 +430,9 @@ def test_connection_test_reports_each_failing_site_on_its_own_line() -> None:
 
     assert failing.failure is not None
     print(failing.failure)
-    lines = failing.failure.splitlines()
+    *lines, hint = failing.failure.splitlines()
     assert len(lines) == 2, lines
+    assert hint.startswith("site_api_key pairs keys with site names by position")
     (south,) = [line for line in lines if "'south'" in line]
     (nowhere,) = [line for line in lines if "'nowhere'" in line]
     assert "the API key was rejected" in south and "HTTP 401" in south

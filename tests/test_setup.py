@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import socket
 import zipfile
 from pathlib import Path
@@ -55,6 +56,30 @@ def test_connection_test_names_the_problem(change: dict[str, str], expected: str
     assert result.failure is not None and expected in result.failure
 
 
+def test_connection_test_accepts_a_base_url_pasted_with_the_api_path() -> None:
+    with serve_in_thread(SimulatorConfig(locations=10, api_key=TEST_KEY)) as simulator:
+        pasted = f"{simulator.base_url}/customer-api/v1/"
+        result = connector.connection_test(configuration_for(simulator, base_url=pasted))
+        paths = [record.path for record in simulator.requests]
+    assert result.success, result.failure
+    assert paths == ["/customer-api/v1/locations"]
+
+
+def test_connection_test_with_every_site_unknown_shows_the_url_and_points_at_base_url() -> None:
+    config = SimulatorConfig(locations=10, api_key=TEST_KEY, extra_sites=(SiteSpec("north", "key-north", 10, 2),))
+    with serve_in_thread(config) as simulator:
+        configuration = configuration_for(simulator, sites=["demo-site", "north"], base_url=f"{simulator.base_url}/v2")
+        result = connector.connection_test(configuration)
+    assert result.failure is not None
+    *sites, hint = result.failure.splitlines()
+    assert len(sites) == 2 and all("not found (HTTP 404)" in line for line in sites)
+    assert hint.startswith(
+        f"every site answered 404 for its first page, e.g. {simulator.base_url}/v2/customer-api/v1/locations?"
+        "site=demo-site: check base_url before site_name"
+    )
+    assert TEST_KEY not in result.failure
+
+
 def test_connection_test_names_every_failing_site_and_only_those() -> None:
     config = SimulatorConfig(
         locations=10,
@@ -67,7 +92,11 @@ def test_connection_test_names_every_failing_site_and_only_those() -> None:
         result = connector.connection_test(configuration)
         asked = sorted(record.site or "" for record in simulator.requests)
     assert asked == ["demo-site", "north", "south"]  # one request per site
-    assert result.failure == "site 'south': the API key was rejected for site 'south' (HTTP 401): check site_api_key"
+    assert result.failure.splitlines() == [
+        "site 'south': the API key was rejected for site 'south' (HTTP 401): check site_api_key",
+        "site_api_key pairs keys with site names by position (the first key with the first site of site_name, "
+        "and so on): check that the keys are in the same order as the sites",
+    ]
     assert TEST_KEY not in result.failure
 
 
@@ -95,11 +124,13 @@ def test_sdk_setup_test_command_against_the_simulator(tmp_path: Path, home: Path
     """`fivetran configuration --test`, the SDK's own way to run the form's tests locally."""
     project = stage_project(tmp_path / "project")
     with serve_in_thread(SimulatorConfig(locations=10, api_key=TEST_KEY)) as simulator:
-        write_configuration(project, configuration_for(simulator))
+        write_configuration(project, configuration_for(simulator, pagesize="10"))
         passed = run_cli(["configuration", str(project), "--test"], home=home, timeout=120)
         write_configuration(project, configuration_for(simulator, site_api_key="wrong-key"))
         failed = run_cli(["configuration", str(project), "--test"], home=home, timeout=120)
     assert passed.returncode == 0 and "All tests passed!" in passed.stdout, passed.stdout
+    warning = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} WARNING .*ignoring unknown configuration key 'pagesize'$", re.M)
+    assert warning.search(passed.stdout), passed.stdout  # in the SDK's log format, like every other line
     assert failed.returncode == 1 and "the API key was rejected for site 'demo-site'" in failed.stdout
     assert TEST_KEY not in passed.stdout + failed.stdout
 

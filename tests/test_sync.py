@@ -15,7 +15,7 @@ from yarl import URL
 import connector
 from dexory_async.client import RequestCounters
 from dexory_async.config import parse_settings
-from dexory_async.errors import ApiKeyRejected
+from dexory_async.errors import ApiKeyRejected, SitesFailed
 from dexory_async.extractor import Failed, Item, SiteEnded, StartedOver
 from dexory_async.flatten import FlatRows
 from dexory_async.ledger import SyncLedger
@@ -224,6 +224,22 @@ def test_the_rows_of_a_page_are_upserted_in_order_before_the_next_page(warehouse
         (OBJECTS, 1),
     ]
     assert [upserted for upserted, _ in warehouse.checkpoints] == [5, 10]
+
+
+SITES = ("north", "south")
+
+
+def test_the_closing_error_adds_what_the_failures_say_about_the_configuration(warehouse: Warehouse) -> None:
+    sync = cadence_sync(FakeClock(), sites=",".join(SITES))
+    sync.consume([ended(site, Failed(ApiKeyRejected(f"the API key was rejected for site {site!r}"))) for site in SITES])
+
+    with pytest.raises(SitesFailed) as failed:
+        sync.finish()
+
+    first, hint = str(failed.value).splitlines()
+    assert first.startswith("2 of 2 sites failed (0 synced): site 'north': the API key was rejected")
+    assert hint.startswith("site_api_key pairs keys with site names by position")
+    assert "key-north" not in str(failed.value)
 
 
 # ------------------------------------------------------------------------------------------------------- the ledger
