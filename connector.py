@@ -223,7 +223,7 @@ class Sync:
             self.settings.describe(),
         )
         starts = self.ledger.starts()
-        with ExtractorThread(self.settings, starts, while_waiting=self._write_logs) as extractor:
+        with ExtractorThread(self.settings, starts, while_waiting=self._while_waiting) as extractor:
             self.consume(extractor)
         self.finish()
 
@@ -254,6 +254,10 @@ class Sync:
             errors = {name: site.end.error for name, site in self.ledger.sites.items() if isinstance(site.end, Failed)}
             hints = configuration_hints(self.settings, errors)
             raise SitesFailed(redact_all("\n".join([message, *hints]), self._keys))
+
+    def _while_waiting(self) -> None:
+        self.ledger.tick()
+        self._write_logs()
 
     def _upsert(self, page: Page) -> None:
         upsert = op.upsert

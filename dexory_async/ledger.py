@@ -21,8 +21,6 @@ from .state import checkpoint_state, finished_state, resume_plan, site_entry
 
 logger = logging.getLogger(__name__)
 
-PROGRESS_EVERY_PAGES = 10
-
 
 @dataclass
 class SiteLedger:
@@ -108,12 +106,10 @@ class SyncLedger:
         site = self.sites[item.site]
         if isinstance(item, Page):
             site.upserted(item)
-            if site.progress.pages_this_run % PROGRESS_EVERY_PAGES == 0:
-                logger.info(site.progress.line(self.progress.elapsed))
-                if len(self.sites) > 1:
-                    logger.info(self.progress.total_line())
+            self.progress.page_added(item.site)
         elif isinstance(item, SiteEnded):
             site.ended(item, self.settings.concurrency)
+            self.progress.site_ended(item.site)
             self._log_end(item.site, site)
         else:
             logger.warning(
@@ -121,15 +117,20 @@ class SyncLedger:
             )
             site.started_over()
 
+    def tick(self) -> None:
+        """Progress of the sites still running, for when no page has arrived for a while."""
+        self.progress.tick(name for name, site in self.sites.items() if site.end is None and not site.finished_earlier)
+
     def _log_end(self, name: str, site: SiteLedger) -> None:
         if site.failure is not None:
-            logger.error("site %r failed: %s; the other sites carry on", name, site.failure)
+            logger.error("%s; the other sites carry on", site.progress.ended_line(f"failed ({site.failure})"))
         elif isinstance(site.end, StoppedAtMaxPages):
             logger.warning(
-                "site %r stopped after max_pages=%d: it is incomplete; the next sync continues where it stopped",
-                name,
-                self.settings.max_pages,
+                "%s: it is incomplete; the next sync continues where it stopped",
+                site.progress.ended_line(f"stopped at max_pages={self.settings.max_pages}"),
             )
+        else:
+            logger.info(site.progress.ended_line("finished"))
 
     def checkpoint_state(self) -> dict[str, Any]:
         return checkpoint_state({name: site.entry() for name, site in self.sites.items()})

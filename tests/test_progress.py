@@ -11,13 +11,19 @@ from yarl import URL
 
 import dexory_async.progress as progress_module
 from dexory_async.client import RequestCounters
+from dexory_async.config import parse_settings
+from dexory_async.extractor import SiteEnded
 from dexory_async.flatten import FlatRows, Skip
-from dexory_async.page import Page
+from dexory_async.ledger import SyncLedger
+from dexory_async.page import Finished, Page
 from dexory_async.progress import SKIPS_LOGGED_PER_KIND, SiteProgress, SyncProgress
 
 LOGGER = "dexory_async.progress"
 START = 1_000.0
 PARIS, LYON = "paris-dc", "lyon-dc"
+LYON_CURSOR = (
+    "https://api.service.dexoryview.com/customer-api/v1/locations?site=lyon-dc&page%5Bsize%5D=1000&page%5Bnumber%5D=5"
+)
 
 
 def page(
@@ -195,14 +201,17 @@ def test_total_line_adds_every_site_up(clock: SimpleNamespace) -> None:
     clock.now = START + 10.0
 
     assert progress.rows_this_run == 3500
-    assert progress.total_line() == "all sites: 2 pages, 1,500 locations, 2,000 objects, 350 rows/s"
+    assert (
+        progress.total_line()
+        == "all sites: 2 pages, 1,500 locations, 2,000 objects; 3,500 rows in this sync, 350 rows/s"
+    )
 
 
 def test_elapsed_is_never_zero(clock: SimpleNamespace) -> None:
     progress = SyncProgress({PARIS: SiteProgress(PARIS)}, started=START)
 
     assert progress.elapsed > 0
-    assert progress.total_line() == "all sites: 0 pages, 0 locations, 0 objects, 0 rows/s"
+    assert progress.total_line() == "all sites: 0 pages, 0 locations, 0 objects; 0 rows in this sync, 0 rows/s"
 
 
 # ---------------------------------------------------------------------------------------------------- summary
@@ -217,6 +226,8 @@ def test_summary_lists_each_site_then_the_totals(clock: SimpleNamespace) -> None
     paris.requests = RequestCounters(requests=1234, retries=5, bytes_received=2_500_000)
     lyon = site_with(page(locations=10), site=LYON)
     progress = SyncProgress({PARIS: paris, LYON: lyon, "nice-dc": SiteProgress("nice-dc")}, started=START)
+    clock.now = START + 95.5
+    progress.site_ended(PARIS)
     clock.now = START + 125.0
 
     summary = progress.summary({PARIS: "finished", LYON: "FAILED: HTTP 400 from the API"})
@@ -228,6 +239,7 @@ def test_summary_lists_each_site_then_the_totals(clock: SimpleNamespace) -> None
         "    rows:     locations 2,000, expected_inventory_objects 4,000",
         "    skipped:  a_kind 1, b_kind 2",
         "    requests: 1,234 (5 retries, 2.5 MB)",
+        "    duration: 1m36s",
         "  site 'lyon-dc': FAILED: HTTP 400 from the API",
         "    pages:    1",
         "    rows:     locations 10, expected_inventory_objects 0",
@@ -236,7 +248,7 @@ def test_summary_lists_each_site_then_the_totals(clock: SimpleNamespace) -> None
         "    pages:    0",
         "    rows:     locations 0, expected_inventory_objects 0",
         "    skipped:  none",
-        "  all sites: 4 pages, 2,010 locations, 4,000 objects, 48 rows/s",
+        "  all sites: 4 pages, 2,010 locations, 4,000 objects; 6,010 rows in this sync, 48 rows/s",
         "  elapsed:  2m05s (48 rows/s)",
     ]
 
@@ -246,6 +258,147 @@ def test_summary_of_a_long_sync_gives_hours(clock: SimpleNamespace) -> None:
     clock.now = START + 3_725.0
 
     assert progress.summary({PARIS: "finished"}).splitlines()[-1] == "  elapsed:  1h02m05s (0 rows/s)"
+
+
+def test_summary_of_a_resumed_site_says_which_figures_cover_its_round_and_which_this_sync(
+    clock: SimpleNamespace,
+) -> None:
+    resumed = SiteProgress.resumed_from(PARIS, {"pages": 6, "locations": 600, "objects": 900})
+    resumed.add(page(locations=100, objects=50, skipped=[Skip("odd", "x")], pages_after=0))
+    resumed.requests = RequestCounters(requests=2, retries=1, bytes_received=1_000_000)
+    progress = SyncProgress({PARIS: resumed}, started=START)
+    clock.now = START + 42.0
+    progress.site_ended(PARIS)
+
+    assert progress.summary({PARIS: "finished"}).splitlines()[:9] == [
+        "sync summary",
+        "  (a resumed site's pages and rows count its whole round, earlier syncs included; skipped records, requests "
+        "and durations count this sync)",
+        "  site 'paris-dc': finished",
+        "    pages:    7 of 7 in this round, 1 in this sync",
+        "    rows:     locations 700, expected_inventory_objects 950 in this round; locations 100, "
+        "expected_inventory_objects 50 in this sync",
+        "    skipped:  odd 1 in this sync",
+        "    requests: 2 in this sync (1 retries, 1.0 MB)",
+        "    duration: 0m42s in this sync",
+        "  all sites: 7 pages, 700 locations, 950 objects in this round; 150 rows in this sync, 4 rows/s",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------- on-call lines
+
+
+def info_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno == logging.INFO]
+
+
+def one_site(clock: SimpleNamespace) -> tuple[SyncProgress, SiteProgress]:
+    site = SiteProgress(PARIS)
+    return SyncProgress({PARIS: site}, started=clock.now), site
+
+
+def add_pages(progress: SyncProgress, site: SiteProgress, count: int, clock: SimpleNamespace, every: float) -> None:
+    for _ in range(count):
+        clock.now += every
+        site.add(page(locations=10))
+        progress.page_added(site.site)
+
+
+def test_a_site_reports_its_first_page_so_a_short_site_shows_progress(
+    clock: SimpleNamespace, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    progress, site = one_site(clock)
+
+    add_pages(progress, site, 3, clock, every=1.0)
+
+    assert info_logged(caplog) == ["site 'paris-dc': page 1: 10 locations, 0 objects, 0 retries"]
+
+
+def test_a_fast_site_reports_every_ten_pages(clock: SimpleNamespace, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    progress, site = one_site(clock)
+
+    add_pages(progress, site, 25, clock, every=0.1)
+
+    assert [line.split(":")[1] for line in info_logged(caplog)] == [" page 1", " page 11", " page 21"]
+
+
+def test_a_slow_site_reports_at_least_every_half_minute(
+    clock: SimpleNamespace, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    progress, site = one_site(clock)
+
+    add_pages(progress, site, 8, clock, every=12.0)  # pages at 12, 24, 36, ... 96 s
+
+    assert [line.split(":")[1] for line in info_logged(caplog)] == [" page 1", " page 4", " page 7"]
+
+
+def test_a_site_waiting_for_pages_is_reported_by_the_clock(
+    clock: SimpleNamespace, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    progress, _ = one_site(clock)
+
+    clock.now += 29.0
+    progress.tick([PARIS])
+    clock.now += 1.0
+    progress.tick([PARIS])
+    progress.tick([])  # a site that ended is not reported
+
+    assert info_logged(caplog) == ["site 'paris-dc': waiting for its first page of this sync, 0m30s in"]
+
+
+def test_a_sharp_drop_in_pace_is_warned_once_until_the_site_recovers(
+    clock: SimpleNamespace, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    progress, site = one_site(clock)
+    add_pages(progress, site, 20, clock, every=3.0)  # 20 pages a minute
+    assert warnings_logged(caplog) == []
+
+    clock.now += 40.0  # nothing for 40 s: a stall
+    progress.tick([PARIS])
+    clock.now += 40.0
+    progress.tick([PARIS])  # still stalled: already said
+    add_pages(progress, site, 30, clock, every=1.0)  # recovered
+    clock.now += 60.0
+    progress.tick([PARIS])  # stalled again
+
+    warned = warnings_logged(caplog)
+    assert len(warned) == 2
+    assert all(line.startswith("site 'paris-dc' slowed down: 0.0 pages/min over the last") for line in warned)
+    assert warned[1].endswith("(0 retries so far); the API is slow to answer, rate limiting, or stalled")
+
+
+def test_a_steady_pace_is_not_a_drop(clock: SimpleNamespace, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    progress, site = one_site(clock)
+
+    add_pages(progress, site, 30, clock, every=20.0)
+
+    assert len(info_logged(caplog)) > 10 and warnings_logged(caplog) == []
+
+
+def test_a_finishing_line_per_site_with_its_duration(clock: SimpleNamespace, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="dexory_async")
+    configuration = {"site_name": f"{PARIS}, {LYON}", "site_api_key": "k1, k2"}
+    ledger = SyncLedger(parse_settings(configuration), {"sites": {LYON: {"cursor": LYON_CURSOR, "pages": 4}}})
+    clock.now += 5.0
+    ledger.record(page(locations=10, objects=20, site=PARIS))
+    ledger.record(page(locations=3, site=LYON))
+    clock.now += 60.0
+    ledger.record(SiteEnded(PARIS, Finished(), RequestCounters(), lowest_concurrency=4))
+    clock.now += 20.0
+    ledger.record(SiteEnded(LYON, Finished(), RequestCounters(), lowest_concurrency=4))
+
+    ended = [line for line in (r.getMessage() for r in caplog.records) if " finished in " in line]
+    assert ended == [
+        "site 'paris-dc' finished in 1m05s: 1 pages, 10 locations, 20 objects",
+        "site 'lyon-dc' finished in 1m25s: 1 pages, 3 locations, 0 objects in this sync; 5 pages, 3 locations, "
+        "0 objects in its round, resumed from earlier syncs",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------- state
