@@ -124,10 +124,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-# Keys of earlier versions, still found in saved configurations, and what replaced them.
+# Keys of earlier versions and of the public example this connector replaces, and what replaced them.
 _RETIRED = {
     "checkpoint_every_pages": "checkpoints now follow checkpoint_interval_seconds (about once a minute) and "
     "checkpoint_max_rows (sooner after that many rows)",
+    "base_retry_delay_seconds": "the public example's name for base_retry_delay, which it does not set",
 }
 _TEXT = _Rule("a non-empty string", str)
 _SITES_FORM = "one site name, or several separated by commas"

@@ -483,6 +483,17 @@ def test_a_retired_key_only_warns_whatever_its_value(value: str, caplog: pytest.
     assert "checkpoint_interval_seconds" in warning and "checkpoint_max_rows" in warning  # what replaced it
 
 
+def test_the_public_examples_retry_key_names_its_replacement(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="dexory_async.config")
+
+    settings = parse_settings(config(base_retry_delay_seconds="5"))
+
+    assert settings.base_retry_delay == 2.0  # ignored, not taken for base_retry_delay
+    (warning,) = config_warnings(caplog)
+    assert warning.startswith("ignoring configuration key 'base_retry_delay_seconds', retired: ")
+    assert "base_retry_delay," in warning
+
+
 def test_known_keys_log_no_warning(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="dexory_async.config")
 
