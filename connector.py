@@ -251,9 +251,18 @@ class Sync:
             total = len(self.settings.sites)
             causes = "; ".join(f"site {name!r}: {cause}" for name, cause in failures.items())
             message = f"{len(failures)} of {total} sites failed ({total - len(failures)} synced): {causes}"
-            errors = {name: site.end.error for name, site in self.ledger.sites.items() if isinstance(site.end, Failed)}
-            hints = configuration_hints(self.settings, errors)
+            hints = configuration_hints(self.settings, self._refused_at_once())
             raise SitesFailed(redact_all("\n".join([message, *hints]), self._keys))
+
+    def _refused_at_once(self) -> dict[str, BaseException]:
+        """The errors of the sites that failed before a page of this sync: a key revoked part-way through a site is
+        no sign of a configuration mistake."""
+        sites = self.ledger.sites.items()
+        return {
+            name: site.end.error
+            for name, site in sites
+            if isinstance(site.end, Failed) and not site.progress.pages_this_run
+        }
 
     def _while_waiting(self) -> None:
         self.ledger.tick()

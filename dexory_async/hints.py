@@ -15,7 +15,8 @@ from .links import PAGE_SIZE, first_page_url
 
 
 def configuration_hints(settings: Settings, errors: Mapping[str, BaseException]) -> list[str]:
-    """Sentences for the failures in `errors` (by site name) that point at a setting rather than a site."""
+    """Sentences that point at a setting rather than a site, from `errors`: by site name, the failures of sites
+    refused on their first request."""
     hints = []
     if settings.sites and all(isinstance(errors.get(site.name), SiteNotFound) for site in settings.sites):
         hints.append(_every_site_unknown(settings))

@@ -123,7 +123,7 @@ class SyncLedger:
 
     def _log_end(self, name: str, site: SiteLedger) -> None:
         if site.failure is not None:
-            logger.error("%s; the other sites carry on", site.progress.ended_line(f"failed ({site.failure})"))
+            logger.error("%s. Cause: %s. The other sites carry on", site.progress.ended_line("failed"), site.failure)
         elif isinstance(site.end, StoppedAtMaxPages):
             logger.warning(
                 "%s: it is incomplete; the next sync continues where it stopped",

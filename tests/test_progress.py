@@ -12,7 +12,8 @@ from yarl import URL
 import dexory_async.progress as progress_module
 from dexory_async.client import RequestCounters
 from dexory_async.config import parse_settings
-from dexory_async.extractor import SiteEnded
+from dexory_async.errors import ApiKeyRejected
+from dexory_async.extractor import Failed, SiteEnded
 from dexory_async.flatten import FlatRows, Skip
 from dexory_async.ledger import SyncLedger
 from dexory_async.page import Finished, Page
@@ -398,6 +399,23 @@ def test_a_finishing_line_per_site_with_its_duration(clock: SimpleNamespace, cap
         "site 'paris-dc' finished in 1m05s: 1 pages, 10 locations, 20 objects",
         "site 'lyon-dc' finished in 1m25s: 1 pages, 3 locations, 0 objects in this sync; 5 pages, 3 locations, "
         "0 objects in its round, resumed from earlier syncs",
+    ]
+
+
+def test_a_site_that_fails_says_after_how_long_and_how_far_and_why(
+    clock: SimpleNamespace, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="dexory_async")
+    ledger = SyncLedger(parse_settings({"site_name": PARIS, "site_api_key": "k1"}), {})
+    ledger.record(page(locations=10, objects=20))
+    clock.now += 75.0
+    rejected = ApiKeyRejected("the API key was rejected for site 'paris-dc' (HTTP 401)")
+    ledger.record(SiteEnded(PARIS, Failed(rejected), RequestCounters(), lowest_concurrency=4))
+
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [
+        "site 'paris-dc' failed in 1m15s: 1 pages, 10 locations, 20 objects. Cause: the API key was rejected for "
+        "site 'paris-dc' (HTTP 401). The other sites carry on"
     ]
 
 

@@ -242,6 +242,19 @@ def test_the_closing_error_adds_what_the_failures_say_about_the_configuration(wa
     assert "key-north" not in str(failed.value)
 
 
+def test_a_key_revoked_part_way_through_a_site_is_no_sign_of_a_configuration_mistake(warehouse: Warehouse) -> None:
+    sync = cadence_sync(FakeClock(), sites=",".join(SITES))
+    rejected = ApiKeyRejected("the API key was rejected for site 'north'")
+    sync.consume([make_page("north", 1, 2, 0), ended("north", Failed(rejected)), ended("south", Finished())])
+
+    with pytest.raises(SitesFailed) as failed:
+        sync.finish()
+
+    assert str(failed.value).splitlines() == [
+        "1 of 2 sites failed (1 synced): site 'north': the API key was rejected for site 'north'"
+    ]
+
+
 # ------------------------------------------------------------------------------------------------------- the ledger
 
 
