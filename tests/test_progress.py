@@ -316,24 +316,22 @@ def test_a_site_reports_its_first_page_so_a_short_site_shows_progress(
     assert info_logged(caplog) == ["site 'paris-dc': page 1: 10 locations, 0 objects, 0 retries"]
 
 
-def test_a_fast_site_reports_every_ten_pages(clock: SimpleNamespace, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger=LOGGER)
-    progress, site = one_site(clock)
-
-    add_pages(progress, site, 25, clock, every=0.1)
-
-    assert [line.split(":")[1] for line in info_logged(caplog)] == [" page 1", " page 11", " page 21"]
-
-
-def test_a_slow_site_reports_at_least_every_half_minute(
-    clock: SimpleNamespace, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("pages", "seconds_apart", "reported"),
+    [
+        (25, 0.1, [1, 11, 21]),  # a fast site: every ten pages
+        (8, 12.0, [1, 4, 7]),  # a slow site: at least every half minute (pages at 12, 24, ... 96 s)
+    ],
+)
+def test_a_site_reports_every_ten_pages_or_half_minute(
+    pages: int, seconds_apart: float, reported: list[int], clock: SimpleNamespace, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     progress, site = one_site(clock)
 
-    add_pages(progress, site, 8, clock, every=12.0)  # pages at 12, 24, 36, ... 96 s
+    add_pages(progress, site, pages, clock, every=seconds_apart)
 
-    assert [line.split(":")[1] for line in info_logged(caplog)] == [" page 1", " page 4", " page 7"]
+    assert [line.split(":")[1] for line in info_logged(caplog)] == [f" page {number}" for number in reported]
 
 
 def test_a_site_waiting_for_pages_is_reported_by_the_clock(
