@@ -24,7 +24,7 @@ SKIPS_LOGGED_PER_KIND = 5
 STATE_COUNTS = ("pages", "locations", "objects")
 REPORT_EVERY_PAGES = 10
 REPORT_EVERY_SECONDS = 30.0
-SLOWDOWN = 3.0  # a site's pace over the last report interval below 1/SLOWDOWN of its pace so far is a drop
+SLOWDOWN = 3.0  # a site's pace over a report interval below 1/SLOWDOWN of its pace before it is a drop
 SLOWDOWN_MIN_PAGES = 3  # fewer pages so far make no pace to compare with
 
 
@@ -123,9 +123,9 @@ class SiteProgress:
         when, pages = self._reported
         return self.pages_this_run - pages >= REPORT_EVERY_PAGES or now - when >= REPORT_EVERY_SECONDS
 
-    def slowdown(self, now: float) -> str | None:
-        """A sentence when the pace since the last report fell sharply below the site's pace before it in this sync;
-        once per drop: the site must recover to half its pace before another drop is reported."""
+    def note_pace(self, now: float) -> str | None:
+        """Take note of the pace since the last report; a warning when it fell sharply below the site's pace before
+        it in this sync, once per drop: the site must recover to half its pace before another drop is reported."""
         if self._reported is None or self.started_at is None:
             return None
         when, pages = self._reported
@@ -197,9 +197,9 @@ class SyncProgress:
     def _report(self, site: SiteProgress) -> None:
         now = time.monotonic()
         logger.info(site.line(now - self.started))
-        slowdown = site.slowdown(now)
-        if slowdown is not None:
-            logger.warning(slowdown)
+        warning = site.note_pace(now)
+        if warning is not None:
+            logger.warning(warning)
         site.reported(now)
 
     def site_ended(self, name: str) -> None:
