@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dexory_simulator import FaultPlan, Simulator, SimulatorConfig, SiteSpec, lookalikes, serve_in_thread
-from dexory_simulator.changes import Snapshot
+from dexory_simulator.changes import AWKWARD_QUANTITIES, Snapshot
 from dexory_simulator.lookalikes import BELOW_A_MICROSECOND, NUL_APART, NUMBER_AND_TEXT
 from tests.conftest import configuration_for, wait_until
 from tests.debug_process import StreamedDebug, site_state
@@ -58,6 +58,10 @@ def test_after_the_api_changes_each_current_snapshot_is_exact_and_history_is_kep
         assert table_rows(database) == after_change  # an unchanged re-sync adds no row to either table
 
     assert first["north"].scans != second["north"].scans and first["north"].quantity != second["north"].quantity
+    odd = column_pairs(
+        database, "SELECT sku, quantity FROM tester.expected_inventory_objects WHERE sku LIKE 'SKU-ODD-%'"
+    )
+    assert {quantity for _, quantity in odd} == set(AWKWARD_QUANTITIES)  # each exactly: no 32-bit float on the way
     for site in first:  # every scan ever served, exactly once
         scans = all_scans(database)[site]
         assert sorted(scans) == sorted(first[site].scans | second[site].scans)
