@@ -2,8 +2,8 @@
 
 Lines are written for whoever is on call: each running site reports every few pages and at least every half
 minute (a stalled site too), says when its pace drops sharply, and says when it ends, with its duration. A resumed
-site's pages and rows count its whole round (they carry over in state); everything else counts this sync, and the
-lines say which is which.
+site's pages, rows, skipped records and retries count its whole round (they carry over in state); everything else
+counts this sync, and the lines say which is which.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from .page import Page
 logger = logging.getLogger(__name__)
 
 SKIPS_LOGGED_PER_KIND = 5
-STATE_COUNTS = ("pages", "locations", "objects")
+DUPLICATES_LOGGED = 5
+STATE_COUNTS = ("pages", "locations", "objects", "skipped_records", "duplicate_keys")  # per page, over the round
+RETRIES = "retries"  # over the round: this sync's, plus what earlier syncs of the round counted
 REPORT_EVERY_PAGES = 10
 REPORT_EVERY_SECONDS = 30.0
 SLOWDOWN = 3.0  # a site's pace over a report interval below 1/SLOWDOWN of its pace before it is a drop
@@ -37,12 +39,16 @@ def _duration(seconds: float) -> str:
 
 @dataclass
 class SiteProgress:
-    """One site's running totals; `pages`, `locations` and `objects` carry over from a checkpoint on a resume."""
+    """One site's running totals; the STATE_COUNTS and the retries carry over from a checkpoint on a resume, so they
+    cover the site's whole round."""
 
     site: str
     pages: int = 0
     locations: int = 0
     objects: int = 0
+    skipped_records: int = 0
+    duplicate_keys: int = 0
+    retries_before: int = 0  # in earlier syncs of the round
     skipped: Counter[str] = field(default_factory=Counter)
     pages_this_run: int = 0
     locations_this_run: int = 0
@@ -53,13 +59,19 @@ class SiteProgress:
     throttled_to: int | None = None  # the lowest concurrency rate limiting brought the site to, if it did
     started_at: float | None = None  # monotonic seconds; the sync's start, for every site it fetches
     ended_at: float | None = None
-    _recent: tuple[tuple[int, int, int], ...] = ()  # pages, locations, objects of the last two pages added
+    _recent: tuple[tuple[int, ...], ...] = ()  # the STATE_COUNTS of the last two pages added
     _reported: tuple[float, int] | None = None  # when the last progress line was written, and pages_this_run then
     _slowed: bool = False  # a drop in pace was reported and the site has not recovered since
 
     @classmethod
     def resumed_from(cls, site: str, counts: Mapping[str, Any]) -> SiteProgress:
-        return cls(site, **{key: counts[key] for key in STATE_COUNTS if type(counts.get(key)) is int})
+        carried = {key: counts[key] for key in STATE_COUNTS if type(counts.get(key)) is int}
+        retries = counts.get(RETRIES)
+        return cls(site, **carried, retries_before=retries if type(retries) is int else 0)
+
+    @property
+    def round_retries(self) -> int:
+        return self.retries_before + self.retries
 
     @property
     def rows_this_run(self) -> int:
@@ -76,18 +88,29 @@ class SiteProgress:
         for page in self._recent[len(self._recent) - rereads :] if rereads else ():
             for key, value in zip(STATE_COUNTS, page, strict=True):
                 counts[key] -= value
-        return counts
+        return {**counts, RETRIES: self.round_retries}
 
     def add(self, page: Page) -> None:
-        locations, objects = len(page.rows.locations), len(page.rows.objects)
-        self._recent = (*self._recent[-1:], (1, locations, objects))
+        rows = page.rows
+        locations, objects = len(rows.locations), len(rows.objects)
+        self._recent = (*self._recent[-1:], (1, locations, objects, len(rows.skipped), len(rows.duplicates)))
         self.pages += 1
         self.pages_this_run += 1
         self.locations += locations
         self.objects += objects
         self.locations_this_run += locations
         self.objects_this_run += objects
+        self.skipped_records += len(rows.skipped)
         self.retries = page.retries
+        for duplicate in rows.duplicates:
+            self.duplicate_keys += 1
+            if self.duplicate_keys <= DUPLICATES_LOGGED:
+                logger.warning(
+                    "site %r page %d: a location key delivered again in this sync; the later copy is current: %s",
+                    self.site,
+                    self.pages,
+                    duplicate,
+                )
         if page.pages_after is not None:
             self.total_pages = self.pages + page.pages_after
         for skip in page.rows.skipped:
@@ -101,7 +124,7 @@ class SiteProgress:
 
     def start_over(self) -> None:
         """The site is read again from its first page: what a saved cursor had counted no longer holds."""
-        self.pages = self.locations = self.objects = 0
+        self.pages = self.locations = self.objects = self.skipped_records = self.duplicate_keys = 0
         self.total_pages = None
         self._recent = ()
 
@@ -207,7 +230,9 @@ class SyncProgress:
 
     def total_line(self) -> str:
         sites = self.sites.values()
-        pages, locations, objects = (sum(getattr(site, key) for site in sites) for key in STATE_COUNTS)
+        pages, locations, objects = (
+            sum(getattr(site, key) for site in sites) for key in ("pages", "locations", "objects")
+        )
         rate = self.rows_this_run / self.elapsed
         round_ = " in this round" if any(site.resumed for site in sites) else ""
         return (
@@ -220,8 +245,8 @@ class SyncProgress:
         lines = ["sync summary"]
         if any(site.resumed for site in self.sites.values()):
             lines.append(
-                "  (a resumed site's pages and rows count its whole round, earlier syncs included; skipped records, "
-                "requests and durations count this sync)"
+                "  (a resumed site's pages, rows, skipped records and retries count its whole round, earlier syncs "
+                "included; requests and durations count this sync)"
             )
         for name, site in self.sites.items():
             lines.append(f"  site {name!r}: {outcomes.get(name, 'not synced')}")
@@ -242,13 +267,15 @@ def _site_summary(site: SiteProgress) -> list[str]:
             f"{site.objects_this_run:,} in this sync"
         )
     skipped = ", ".join(f"{kind} {count:,}" for kind, count in sorted(site.skipped.items())) or "none"
-    lines = [f"pages:    {pages}", f"rows:     {rows}", f"skipped:  {skipped}{this_sync}"]
+    if site.resumed:
+        skipped += f" in this sync; {site.skipped_records:,} in this round"
+    lines = [f"pages:    {pages}", f"rows:     {rows}", f"skipped:  {skipped}"]
+    if site.duplicate_keys:
+        lines.append(f"duplicate location keys: {site.duplicate_keys:,} (each later copy is current)")
     if site.requests is not None:
         requests = site.requests
-        lines.append(
-            f"requests: {requests.requests:,}{this_sync} ({requests.retries:,} retries, "
-            f"{requests.bytes_received / 1e6:,.1f} MB)"
-        )
+        retries = f"{requests.retries:,} retries" + (f", {site.round_retries:,} in this round" if site.resumed else "")
+        lines.append(f"requests: {requests.requests:,}{this_sync} ({retries}, {requests.bytes_received / 1e6:,.1f} MB)")
     if site.ended_at is not None and site.started_at is not None:
         lines.append(f"duration: {_duration(site.ended_at - site.started_at)}{this_sync}")
     if site.throttled_to is not None:

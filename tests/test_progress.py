@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -22,9 +24,11 @@ from dexory_async.progress import SKIPS_LOGGED_PER_KIND, SiteProgress, SyncProgr
 LOGGER = "dexory_async.progress"
 START = 1_000.0
 PARIS, LYON = "paris-dc", "lyon-dc"
-LYON_CURSOR = (
-    "https://api.service.dexoryview.com/customer-api/v1/locations?site=lyon-dc&page%5Bsize%5D=1000&page%5Bnumber%5D=5"
+LYON_CURSOR = (  # page 2 of lyon-dc, as a checkpoint saves it
+    "https://api.service.dexoryview.com/customer-api/v1/locations?site=lyon-dc&page%5Bsize%5D=1000&page%5Bnumber%5D=2"
 )
+SCANNED = {"location_type": "rack", "aisle": "A", "scan_date": datetime(2026, 11, 30, tzinfo=UTC)}
+ZERO = dict.fromkeys(("pages", "locations", "objects", "skipped_records", "duplicate_keys", "retries"), 0)
 
 
 def page(
@@ -36,7 +40,7 @@ def page(
     site: str = PARIS,
 ) -> Page:
     rows = FlatRows(
-        locations=[{"name": f"L{i}"} for i in range(locations)],
+        locations=[{"name": f"L{i}", **SCANNED} for i in range(locations)],
         objects=[{"name": "L0", "object_index": i} for i in range(objects)],
         skipped=list(skipped),
     )
@@ -68,7 +72,7 @@ def warnings_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_a_new_site_starts_at_zero() -> None:
     progress = SiteProgress(PARIS)
 
-    assert progress.state_counts() == {"pages": 0, "locations": 0, "objects": 0}
+    assert progress.state_counts() == {**ZERO, "pages": 0, "locations": 0, "objects": 0}
     assert (progress.pages_this_run, progress.rows_this_run, progress.total_pages) == (0, 0, None)
     assert not progress.skipped
 
@@ -84,8 +88,8 @@ def test_each_site_counts_only_its_own_pages() -> None:
     paris = site_with(page(locations=3, objects=1), page(locations=1))
     lyon = site_with(page(locations=7, objects=9, site=LYON), site=LYON)
 
-    assert paris.state_counts() == {"pages": 2, "locations": 4, "objects": 1}
-    assert lyon.state_counts() == {"pages": 1, "locations": 7, "objects": 9}
+    assert paris.state_counts() == {**ZERO, "pages": 2, "locations": 4, "objects": 1}
+    assert lyon.state_counts() == {**ZERO, "pages": 1, "locations": 7, "objects": 9}
 
 
 def test_retries_are_the_sites_retries_so_far_as_the_last_page_reports_them() -> None:
@@ -154,10 +158,10 @@ def test_start_over_forgets_what_a_saved_cursor_counted() -> None:
 
     progress.start_over()
 
-    assert progress.state_counts() == {"pages": 0, "locations": 0, "objects": 0}
+    assert progress.state_counts() == {**ZERO, "pages": 0, "locations": 0, "objects": 0}
     assert progress.total_pages is None
     progress.add(page(locations=4, objects=1, pages_after=2))
-    assert progress.state_counts() == {"pages": 1, "locations": 4, "objects": 1}
+    assert progress.state_counts() == {**ZERO, "pages": 1, "locations": 4, "objects": 1}
     assert progress.total_pages == 3
 
 
@@ -264,8 +268,9 @@ def test_summary_of_a_long_sync_gives_hours(clock: SimpleNamespace) -> None:
 def test_summary_of_a_resumed_site_says_which_figures_cover_its_round_and_which_this_sync(
     clock: SimpleNamespace,
 ) -> None:
-    resumed = SiteProgress.resumed_from(PARIS, {"pages": 6, "locations": 600, "objects": 900})
-    resumed.add(page(locations=100, objects=50, skipped=[Skip("odd", "x")], pages_after=0))
+    earlier = {"pages": 6, "locations": 600, "objects": 900, "skipped_records": 6, "retries": 4}
+    resumed = SiteProgress.resumed_from(PARIS, earlier)
+    resumed.add(page(locations=100, objects=50, skipped=[Skip("odd", "x")], pages_after=0, retries=1))
     resumed.requests = RequestCounters(requests=2, retries=1, bytes_received=1_000_000)
     progress = SyncProgress({PARIS: resumed}, started=START)
     clock.now = START + 42.0
@@ -273,14 +278,14 @@ def test_summary_of_a_resumed_site_says_which_figures_cover_its_round_and_which_
 
     assert progress.summary({PARIS: "finished"}).splitlines()[:9] == [
         "sync summary",
-        "  (a resumed site's pages and rows count its whole round, earlier syncs included; skipped records, requests "
-        "and durations count this sync)",
+        "  (a resumed site's pages, rows, skipped records and retries count its whole round, earlier syncs "
+        "included; requests and durations count this sync)",
         "  site 'paris-dc': finished",
         "    pages:    7 of 7 in this round, 1 in this sync",
         "    rows:     locations 700, expected_inventory_objects 950 in this round; locations 100, "
         "expected_inventory_objects 50 in this sync",
-        "    skipped:  odd 1 in this sync",
-        "    requests: 2 in this sync (1 retries, 1.0 MB)",
+        "    skipped:  odd 1 in this sync; 7 in this round",
+        "    requests: 2 in this sync (1 retries, 5 in this round, 1.0 MB)",
         "    duration: 0m42s in this sync",
         "  all sites: 7 pages, 700 locations, 950 objects in this round; 150 rows in this sync, 4 rows/s",
     ]
@@ -382,8 +387,10 @@ def test_a_steady_pace_is_not_a_drop(clock: SimpleNamespace, caplog: pytest.LogC
 
 def test_a_finishing_line_per_site_with_its_duration(clock: SimpleNamespace, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="dexory_async")
-    configuration = {"site_name": f"{PARIS}, {LYON}", "site_api_key": "k1, k2"}
-    ledger = SyncLedger(parse_settings(configuration), {"sites": {LYON: {"cursor": LYON_CURSOR, "pages": 4}}})
+    settings = parse_settings({"site_name": f"{PARIS}, {LYON}", "site_api_key": "k1, k2"})
+    interrupted = SyncLedger(settings, {})
+    interrupted.record(replace(page(locations=4, site=LYON), next_url=URL(LYON_CURSOR)))
+    ledger = SyncLedger(settings, interrupted.checkpoint_state())  # lyon-dc resumes its round
     clock.now += 5.0
     ledger.record(page(locations=10, objects=20, site=PARIS))
     ledger.record(page(locations=3, site=LYON))
@@ -395,7 +402,7 @@ def test_a_finishing_line_per_site_with_its_duration(clock: SimpleNamespace, cap
     ended = [line for line in (r.getMessage() for r in caplog.records) if " finished in " in line]
     assert ended == [
         "site 'paris-dc' finished in 1m05s: 1 pages, 10 locations, 20 objects",
-        "site 'lyon-dc' finished in 1m25s: 1 pages, 3 locations, 0 objects in this sync; 5 pages, 3 locations, "
+        "site 'lyon-dc' finished in 1m25s: 1 pages, 3 locations, 0 objects in this sync; 2 pages, 7 locations, "
         "0 objects in its round, resumed from earlier syncs",
     ]
 
@@ -426,7 +433,7 @@ def test_resumed_from_state_carries_the_counts() -> None:
     progress = SiteProgress.resumed_from(PARIS, entry)
 
     assert progress.site == PARIS
-    assert progress.state_counts() == {"pages": 7, "locations": 7_000, "objects": 12_345}
+    assert progress.state_counts() == {**ZERO, "pages": 7, "locations": 7_000, "objects": 12_345}
     assert (progress.pages_this_run, progress.rows_this_run) == (0, 0)  # this run has done nothing yet
 
 
@@ -435,24 +442,29 @@ def test_resumed_counts_keep_growing() -> None:
 
     progress.add(page(locations=10, objects=5))
 
-    assert progress.state_counts() == {"pages": 8, "locations": 80, "objects": 105}
+    assert progress.state_counts() == {**ZERO, "pages": 8, "locations": 80, "objects": 105}
     assert progress.rows_this_run == 15
 
 
 def test_resumed_from_ignores_missing_or_malformed_counts() -> None:
     progress = SiteProgress.resumed_from(PARIS, {"pages": "7", "locations": None, "objects": 3.5, "finished": True})
 
-    assert progress.state_counts() == {"pages": 0, "locations": 0, "objects": 0}
+    assert progress.state_counts() == {**ZERO, "pages": 0, "locations": 0, "objects": 0}
 
 
 def test_resumed_from_ignores_booleans() -> None:
     progress = SiteProgress.resumed_from(PARIS, {"pages": True, "locations": False, "objects": 2})
 
-    assert progress.state_counts() == {"pages": 0, "locations": 0, "objects": 2}
+    assert progress.state_counts() == {**ZERO, "pages": 0, "locations": 0, "objects": 2}
 
 
 def test_resumed_from_a_partial_entry() -> None:
-    assert SiteProgress.resumed_from(PARIS, {"pages": 4}).state_counts() == {"pages": 4, "locations": 0, "objects": 0}
+    assert SiteProgress.resumed_from(PARIS, {"pages": 4}).state_counts() == {
+        **ZERO,
+        "pages": 4,
+        "locations": 0,
+        "objects": 0,
+    }
 
 
 def test_state_counts_has_exactly_the_persisted_keys() -> None:
@@ -460,7 +472,7 @@ def test_state_counts_has_exactly_the_persisted_keys() -> None:
 
     counts = progress.state_counts()
 
-    assert counts == {"pages": 1, "locations": 2, "objects": 3}
+    assert counts == {**ZERO, "pages": 1, "locations": 2, "objects": 3, "skipped_records": 1, "retries": 1}
     assert SiteProgress.resumed_from(PARIS, counts).state_counts() == counts
 
 
@@ -469,5 +481,5 @@ def test_state_counts_without_the_last_page_leave_out_only_that_page() -> None:
     progress.add(page(locations=3, objects=4))
     progress.add(page(locations=2, objects=7))
 
-    assert progress.state_counts(rereads=1) == {"pages": 6, "locations": 53, "objects": 64}
-    assert progress.state_counts() == {"pages": 7, "locations": 55, "objects": 71}
+    assert progress.state_counts(rereads=1) == {**ZERO, "pages": 6, "locations": 53, "objects": 64}
+    assert progress.state_counts() == {**ZERO, "pages": 7, "locations": 55, "objects": 71}
