@@ -1,36 +1,57 @@
 """`make demo`: the connector's promises, shown through the real `fivetran debug` against the Dexory API simulator.
 
-Three syncs of two sites into one DuckDB file: in the first, one site's key stops working part-way (a simulator
-switch) and that site fails alone while the other lands completely; the second resumes the failed site and every
-count matches the simulator's ground truth; the third finds nothing changed at the API and adds no row. Each sync's
-full log is kept next to the warehouse; the connector's own lines are shown.
+Four syncs of two sites into one DuckDB file. In the first, one site's key stops working part-way (a simulator
+switch): that site fails alone while the other lands completely. The second resumes the failed site. The third finds
+nothing changed at the API and adds no row. Before the fourth the API's data changes (stock, lists, rescans, gone
+locations): each site's current snapshot follows it exactly while every scan stays as history. After each sync every
+site's current snapshot is shown next to what the simulator serves, with a verdict. Each sync's full log is kept
+next to the warehouse; the connector's own lines are shown.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import subprocess
-from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from dexory_simulator import GroundTruth, Simulator, SimulatorConfig, SiteSpec, serve_in_thread
+from dexory_simulator import Simulator, SimulatorConfig, SiteSpec, serve_in_thread
 from tools.fivetran_cli import ROOT, cli_env, debug_command, stage_project, write_configuration
 
 DEMO_DIR = ROOT / "build" / "demo"
 WAREHOUSE = DEMO_DIR / "files" / "warehouse.db"
 FAILING_SITE = "lyon-dc"
 KEY_ACCEPTED_FOR = 2  # requests of the failing site's key before the simulator starts answering 401
+CHANGED_DATA = 2  # the simulator's data version after the API changed
 _LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} \S+\s+\S*\s*(\S+)\s")  # time, level, icon, origin
 _SDK_LINES_SHOWN = ("SYNC SUCCEEDED", "SYNC FAILED")
 _ERROR, _TRACEBACK = "Error: ", "Traceback (most recent call last)"
+_LAST_COMPLETE = """
+    WITH last_complete AS (
+        SELECT site, max(round_started_at) AS started FROM tester.site_rounds WHERE status = 'complete' GROUP BY site)
+    SELECT {columns} FROM tester.{table} t JOIN last_complete r ON t.site = r.site AND t.round_started_at >= r.started
+    WHERE NOT coalesce(t._fivetran_deleted, false) GROUP BY t.site"""
+
+
+@dataclass(frozen=True)
+class Current:
+    """A site's current snapshot: in the warehouse (the README's query) or as the simulator serves it."""
+
+    locations: int
+    objects: int
+    quantity: float
+
+    def __str__(self) -> str:
+        return f"{self.locations:>9,} {self.objects:>8,} {self.quantity:>14,.6g}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--locations", type=int, default=1_200, help="in all, split between the two sites")
+    parser.add_argument("--locations", type=int, default=1_000, help="in all, split between the two sites")
     parser.add_argument("--latency-ms", type=float, default=20.0)
     args = parser.parse_args()
 
@@ -57,25 +78,30 @@ def main() -> None:
                 "page_size": "200",
             },
         )
-        truths = simulator.site_truths()
-
         simulator.revoke_key_after(FAILING_SITE, KEY_ACCEPTED_FOR)
         sync(project, 1, f"{FAILING_SITE}'s key is refused after {KEY_ACCEPTED_FOR} requests: it fails alone")
-        show_counts(truths, failing=FAILING_SITE)
+        show_snapshots(simulator)
 
         simulator.revoke_key_after(FAILING_SITE, None)
         resumed_from = len(simulator.requests)
         sync(project, 2, f"the key works again: {FAILING_SITE} resumes where it stopped")
         show_resume(simulator, resumed_from)
-        before = show_counts(truths)
+        show_snapshots(simulator)
 
+        before = table_rows()
         sync(project, 3, "nothing changed at the API")
-        show_unchanged(before, show_counts(truths))
+        show_snapshots(simulator)
+        print(f"\n  rows in the tables: {before:,} before this sync, {table_rows():,} after (updated in place)")
+
+        simulator.set_data_version(CHANGED_DATA)
+        sync(project, 4, "the API changed: stock moved, lists shrank and grew, rescans, locations gone")
+        show_snapshots(simulator)
+        print(f"\n  location rows in all (every scan ever served, history included): {history():,}")
     show_join()
     print(
         f'\nopen it yourself: .venv/bin/python -c "import duckdb; '
-        f"print(duckdb.connect('{WAREHOUSE}', read_only=True).sql('FROM tester.locations LIMIT 5'))\"\n"
-        f"each sync's full log: {DEMO_DIR}/sync-N.log"
+        f"print(duckdb.connect('{WAREHOUSE}', read_only=True).sql('FROM tester.site_rounds'))\"\n"
+        f"each sync's full log: {DEMO_DIR}/sync-N.log; the current-snapshot SQL is in the README (Data handling)"
     )
 
 
@@ -115,30 +141,39 @@ def shown_lines(output: str) -> list[str]:
     return shown
 
 
-def landed() -> dict[str, tuple[int, int]]:
+def show_snapshots(simulator: Simulator) -> None:
+    """Each site's current snapshot in the warehouse next to what the API serves now, and its latest round."""
+    warehouse, latest = current_snapshots(), latest_rounds()
+    columns = f"{'locations':>9} {'objects':>8} {'SUM(quantity)':>14}"
+    print(f"\n  {'site':<10} {'latest':<9} {'current snapshot, warehouse':<34} {'served by the API now':<34}")
+    print(f"  {'':<10} {'round':<9} {columns}   {columns}   verdict")
+    for site in sorted(site.name for site in simulator.config.sites):
+        served = simulator.snapshot(site)
+        api = Current(served.locations, served.objects, served.quantity)
+        landed = warehouse.get(site, Current(0, 0, 0.0))
+        status = latest.get(site, "none")
+        exact = (landed.locations, landed.objects) == (api.locations, api.objects) and math.isclose(
+            landed.quantity, api.quantity, rel_tol=1e-12
+        )
+        verdict = "exact" if exact else "no complete round yet" if status != "complete" else "MISMATCH"
+        print(f"  {site:<10} {status:<9} {landed}   {api}   {verdict}")
+
+
+def current_snapshots() -> dict[str, Current]:
+    with duckdb.connect(str(WAREHOUSE), read_only=True) as db:
+        locations = db.execute(_LAST_COMPLETE.format(columns="t.site, count(*)", table="locations")).fetchall()
+        objects = db.execute(
+            _LAST_COMPLETE.format(columns="t.site, count(*), sum(quantity)", table="expected_inventory_objects")
+        ).fetchall()
+    totals = {site: (count, float(quantity or 0)) for site, count, quantity in objects}
+    return {site: Current(count, *totals.get(site, (0, 0.0))) for site, count in locations}
+
+
+def latest_rounds() -> dict[str, str]:
     with duckdb.connect(str(WAREHOUSE), read_only=True) as db:
         rows = db.execute("""
-            SELECT s.site,
-                   (SELECT count(*) FROM tester.locations l WHERE l.site = s.site),
-                   (SELECT count(*) FROM tester.expected_inventory_objects o WHERE o.site = s.site)
-            FROM (SELECT DISTINCT site FROM tester.locations) s ORDER BY s.site""").fetchall()
-    return {site: (locations, objects) for site, locations, objects in rows}
-
-
-def show_counts(truths: Mapping[str, GroundTruth], failing: str | None = None) -> dict[str, tuple[int, int]]:
-    """Rows in the warehouse per site, next to what the simulator served, with a verdict."""
-    counts = landed()
-    print(f"\n  {'site':<10} {'locations':>21} {'expected objects':>21}   verdict")
-    print(f"  {'':<10} {'landed / API':>21} {'landed / API':>21}")
-    for site, truth in sorted(truths.items()):
-        locations, objects = counts.get(site, (0, 0))
-        exact = (locations, objects) == (truth.locations, truth.objects)
-        verdict = "exact" if exact else "partial: failed, resumes next sync" if site == failing else "MISMATCH"
-        print(
-            f"  {site:<10} {f'{locations:,} / {truth.locations:,}':>21} {f'{objects:,} / {truth.objects:,}':>21}"
-            f"   {verdict}"
-        )
-    return counts
+            SELECT site, arg_max(status, round_started_at) FROM tester.site_rounds GROUP BY site""").fetchall()
+    return {site: status for site, status in rows}
 
 
 def show_resume(simulator: Simulator, since: int) -> None:
@@ -146,9 +181,18 @@ def show_resume(simulator: Simulator, since: int) -> None:
     print(f"\n  {FAILING_SITE} requested in this sync: pages {', '.join(map(str, asked))} (not page 1 again)")
 
 
-def show_unchanged(before: Mapping[str, tuple[int, int]], after: Mapping[str, tuple[int, int]]) -> None:
-    added = sum(a - b for site in after for a, b in zip(after[site], before.get(site, (0, 0)), strict=True))
-    print(f"\n  rows added by the unchanged sync: {added:,} (rows are updated in place, same keys)")
+def table_rows() -> int:
+    with duckdb.connect(str(WAREHOUSE), read_only=True) as db:
+        counts = db.execute("""
+            SELECT (SELECT count(*) FROM tester.locations) + (SELECT count(*) FROM tester.expected_inventory_objects)
+        """).fetchone()
+    return int(counts[0]) if counts else 0
+
+
+def history() -> int:
+    with duckdb.connect(str(WAREHOUSE), read_only=True) as db:
+        count = db.execute("SELECT count(*) FROM tester.locations").fetchone()
+    return int(count[0]) if count else 0
 
 
 def show_join() -> None:
