@@ -30,8 +30,9 @@ where not coalesce(_fivetran_deleted, false)
 {%- set found = adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) -%}
 {%- if found is none -%}
     {{ exceptions.raise_compiler_error(
-        "No table " ~ relation ~ ". Point `dexory_schema` (or `dexory_union_schemas`) at the schema the Dexory "
-        ~ "connector writes, and let it complete a sync with a connector version that writes sync rounds.") }}
+        "No table " ~ relation ~ ": is " ~ relation.schema ~ " the schema the Dexory connector writes (set the "
+        ~ "`dexory_schema` or `dexory_union_schemas` variable; `make models`: --schema), and has a connector version "
+        ~ "that writes sync rounds completed a sync into it?") }}
 {%- endif -%}
 {{ return(adapter.get_columns_in_relation(found) | map(attribute='name') | map('lower') | list) }}
 {% endmacro %}
