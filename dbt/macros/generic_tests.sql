@@ -12,6 +12,6 @@ having count(*) > 1
 select child.*
 from {{ model }} as child
 left join {{ to }} as parent
-    on {% for column in columns %}child.{{ column }} = parent.{{ column }}{% if not loop.last %} and {% endif %}{% endfor %}
+    on {{ dexory_join_on('child', 'parent', columns) }}
 where parent.{{ columns[0] }} is null
 {% endtest %}

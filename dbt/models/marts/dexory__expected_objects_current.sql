@@ -1,11 +1,7 @@
--- The objects of each current location's list, by the same rule as the locations (superseded rows are soft-deleted).
 select
-    objects.source_relation,
-    objects.site,
-    objects.name,
-    objects.location_type,
-    objects.aisle,
-    objects.scan_date,
+    {%- for column in dexory_location_key() %}
+    objects.{{ column }},
+    {%- endfor %}
     objects.object_index,
     objects.marker,
     objects.sku,
@@ -18,7 +14,4 @@ select
     objects.lot,
     objects.round_started_at
 from {{ ref('stg_dexory__expected_inventory_objects') }} as objects
-inner join {{ ref('int_dexory__last_complete_rounds') }} as rounds
-    on objects.source_relation = rounds.source_relation
-    and objects.site = rounds.site
-    and objects.round_started_at >= rounds.round_started_at
+{{ dexory_current_snapshot('objects') }}

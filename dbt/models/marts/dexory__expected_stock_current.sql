@@ -1,32 +1,20 @@
+{%- set key = dexory_location_key() %}
 with stock as (
     select
-        source_relation,
-        site,
-        name,
-        location_type,
-        aisle,
-        scan_date,
+        {{ key | join(', ') }},
         count(*) as expected_objects,
         sum(quantity) as expected_quantity
     from {{ ref('dexory__expected_objects_current') }}
-    group by source_relation, site, name, location_type, aisle, scan_date
+    group by {{ key | join(', ') }}
 )
 
 select
-    locations.source_relation,
-    locations.site,
-    locations.name,
-    locations.location_type,
-    locations.aisle,
-    locations.scan_date,
+    {%- for column in key %}
+    locations.{{ column }},
+    {%- endfor %}
     locations.status,
     coalesce(stock.expected_objects, 0) as expected_objects,
     coalesce(stock.expected_quantity, 0) as expected_quantity
 from {{ ref('dexory__locations_current') }} as locations
 left join stock
-    on locations.source_relation = stock.source_relation
-    and locations.site = stock.site
-    and locations.name = stock.name
-    and locations.location_type = stock.location_type
-    and locations.aisle = stock.aisle
-    and locations.scan_date = stock.scan_date
+    on {{ dexory_join_on('locations', 'stock', key) }}

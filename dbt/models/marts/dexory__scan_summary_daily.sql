@@ -1,15 +1,4 @@
--- Every scan the API ever served (the history in `locations`), per site and day of scan (UTC).
 {%- set status_types = var('dexory_status_types') %}
-with scans as (
-    select
-        source_relation,
-        site,
-        cast(scan_date as date) as scan_day,
-        status_type,
-        occupancy
-    from {{ ref('stg_dexory__locations') }}
-)
-
 select
     source_relation,
     site,
@@ -22,5 +11,5 @@ select
         {%- for status_type in status_types %}{{ dbt.string_literal(status_type) }}{{ ", " if not loop.last }}{% endfor -%}
     ) then 0 else 1 end) as other_status_type_locations,
     avg(occupancy) as average_occupancy
-from scans
+from {{ ref('int_dexory__scans') }}
 group by source_relation, site, scan_day

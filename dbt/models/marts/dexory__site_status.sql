@@ -13,18 +13,14 @@ latest as (
     select rounds.*
     from rounds
     inner join latest_started
-        on rounds.source_relation = latest_started.source_relation
-        and rounds.site = latest_started.site
-        and rounds.round_started_at = latest_started.round_started_at
+        on {{ dexory_join_on('rounds', 'latest_started', ['source_relation', 'site', 'round_started_at']) }}
 ),
 
 last_complete as (
     select rounds.*
     from rounds
     inner join {{ ref('int_dexory__last_complete_rounds') }} as complete
-        on rounds.source_relation = complete.source_relation
-        and rounds.site = complete.site
-        and rounds.round_started_at = complete.round_started_at
+        on {{ dexory_join_on('rounds', 'complete', ['source_relation', 'site', 'round_started_at']) }}
 )
 
 select
@@ -44,5 +40,4 @@ select
     latest.error as latest_round_error
 from latest
 left join last_complete
-    on latest.source_relation = last_complete.source_relation
-    and latest.site = last_complete.site
+    on {{ dexory_join_on('latest', 'last_complete', ['source_relation', 'site']) }}
