@@ -10,8 +10,9 @@ from typing import Literal
 
 import duckdb
 
+from tests.api_reader import LocationKey
+
 Outcome = Literal["complete", "failed", "running"]
-LocationKey = tuple[str, str, str, datetime]  # name, location_type, aisle, scan_date: a location's key within a site
 
 _TABLES = """
 CREATE TABLE {schema}.locations (

@@ -12,7 +12,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.contract_warehouse import LocationKey, Round, Scan, write_rounds
+from tests.api_reader import LocationKey
+from tests.contract_warehouse import Round, Scan, write_rounds
 from tools.models import MODELS_SCHEMA, dbt_build
 
 START = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
