@@ -50,6 +50,7 @@ FLEET_A = (
             scan("A-5", TUESDAY, 100, 12),
             scan("A-5", TUESDAY, 100),  # the same key twice in one round: this later copy is current
             scan("A-6", TUESDAY, None, 2.5, status_type="mystery", status=None),  # a quantity-less object
+            scan("A-7", TUESDAY, 16_777_217, 1_234_567.89, occupancy=0.1),  # beyond a 32-bit float
         ],
     ),
     Round("north", at(12), [scan("A-1", MONDAY, 15, 30, 40, status_type="correct", occupancy=0.75)], "failed"),
@@ -155,6 +156,7 @@ def test_expected_stock_counts_and_sums_each_current_list(built: Path) -> None:
     assert landed["fleet_a", "north", ("A-2", "rack", "A01", MONDAY)] == (2, 3)  # shrank from 5 to 2
     assert landed["fleet_a", "north", ("A-5", "rack", "A01", TUESDAY)] == (1, 100)  # the later copy only
     assert landed["fleet_b", "north", ("A-1", "rack", "A01", MONDAY)] == (1, 1000)  # same site, other connection
+    assert landed["fleet_a", "north", ("A-7", "rack", "A01", TUESDAY)] == (2, 16_777_217 + 1_234_567.89)  # exact
 
 
 def test_expected_objects_are_the_current_lists_position_by_position(built: Path) -> None:

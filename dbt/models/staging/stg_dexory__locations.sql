@@ -8,7 +8,7 @@
     'status_type': dbt.type_string(),
     'message': dbt.type_string(),
     'image_url': dbt.type_string(),
-    'occupancy': dbt.type_float(),
+    'occupancy': dexory_type_double(),
     'round_started_at': dbt.type_timestamp(),
     '_fivetran_synced': dbt.type_timestamp(),
 }) }}
