@@ -28,7 +28,7 @@ CREATE TABLE {schema}.expected_inventory_objects (
     PRIMARY KEY (site, name, location_type, aisle, scan_date, object_index));
 CREATE TABLE {schema}.site_rounds (
     site VARCHAR, round_started_at TIMESTAMPTZ, status VARCHAR, finished_at TIMESTAMPTZ, pages BIGINT,
-    locations BIGINT, objects BIGINT, skipped_records BIGINT, retries BIGINT, error VARCHAR,
+    locations BIGINT, objects BIGINT, skipped_records BIGINT, duplicate_keys BIGINT, retries BIGINT, error VARCHAR,
     _fivetran_deleted BOOLEAN, _fivetran_synced TIMESTAMPTZ,
     PRIMARY KEY (site, round_started_at));
 """
@@ -103,7 +103,7 @@ def _upsert_round(
 ) -> None:
     scans = sync_round.scans
     db.execute(
-        f"INSERT OR REPLACE INTO {schema}.site_rounds VALUES (?, ?, ?, ?, 1, ?, ?, 0, 0, ?, false, now())",
+        f"INSERT OR REPLACE INTO {schema}.site_rounds VALUES (?, ?, ?, ?, 1, ?, ?, 0, ?, 0, ?, false, now())",
         [
             sync_round.site,
             sync_round.started,
@@ -111,6 +111,7 @@ def _upsert_round(
             finished,
             len(scans),
             sum(len(scan.quantities) for scan in scans),
+            len(scans) - len({scan.key for scan in scans}),
             "HTTP 503 from the API (key ***)" if status == "failed" else None,
         ],
     )

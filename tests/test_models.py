@@ -192,6 +192,7 @@ def test_site_status_tells_each_sites_last_complete_and_latest_round(built: Path
         assert utc(row["last_complete_round_finished_at"]) == finished
         assert row["last_complete_round_locations"] == len(done.scans)
         assert row["last_complete_round_objects"] == sum(len(item.quantities) for item in done.scans)
+        assert row["last_complete_round_duplicate_keys"] == len(done.scans) - len({item.key for item in done.scans})
         minutes = [int((moment - finished).total_seconds() // 60) for moment in (build_started, now)]
         assert minutes[0] <= row["minutes_since_last_complete"] <= minutes[1]
     assert landed["fleet_a", "north"]["latest_round_status"] == "failed"

@@ -32,6 +32,7 @@ select
     last_complete.objects as last_complete_round_objects,
     last_complete.pages as last_complete_round_pages,
     last_complete.skipped_records as last_complete_round_skipped_records,
+    last_complete.duplicate_keys as last_complete_round_duplicate_keys,
     last_complete.retries as last_complete_round_retries,
     {{ dbt.datediff('last_complete.finished_at', dbt.current_timestamp(), 'minute') }} as minutes_since_last_complete,
     latest.round_started_at as latest_round_started_at,

@@ -7,6 +7,7 @@
     'locations': dbt.type_bigint(),
     'objects': dbt.type_bigint(),
     'skipped_records': dbt.type_bigint(),
+    'duplicate_keys': dbt.type_bigint(),
     'retries': dbt.type_bigint(),
     'error': dbt.type_string(),
     '_fivetran_synced': dbt.type_timestamp(),
