@@ -10,7 +10,8 @@ from typing import Any
 
 from yarl import URL
 
-LOCATIONS_PATH = "/customer-api/v1/locations"
+from dexory_simulator.pages import LOCATIONS_PATH
+
 LocationKey = tuple[str, str, str, datetime]  # name, location_type, aisle, scan_date
 
 
