@@ -4,8 +4,9 @@ Four syncs of two sites into one DuckDB file. In the first, one site's key stops
 switch): that site fails alone while the other lands completely. The second resumes the failed site. The third finds
 nothing changed at the API and adds no row. Before the fourth the API's data changes (stock, lists, rescans, gone
 locations): each site's current snapshot follows it exactly while every scan stays as history. After each sync every
-site's current snapshot is shown next to what the simulator serves, with a verdict. Each sync's full log is kept
-next to the warehouse; the connector's own lines are shown.
+site's current snapshot is shown next to what the simulator serves, with a verdict; at the end, the current stock
+per site from the dbt models. Each sync's full log is kept next to the warehouse; the connector's own lines are
+shown.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import duckdb
 
 from dexory_simulator import Simulator, SimulatorConfig, SiteSpec, serve_in_thread
 from tools.fivetran_cli import ROOT, cli_env, debug_command, stage_project, write_configuration
+from tools.models import show_current_stock
 
 DEMO_DIR = ROOT / "build" / "demo"
 WAREHOUSE = DEMO_DIR / "files" / "warehouse.db"
@@ -98,6 +100,7 @@ def main() -> None:
         show_snapshots(simulator)
         print(f"\n  location rows in all (every scan ever served, history included): {history():,}")
     show_join()
+    show_current_stock(WAREHOUSE)
     print(
         f'\nopen it yourself: .venv/bin/python -c "import duckdb; '
         f"print(duckdb.connect('{WAREHOUSE}', read_only=True).sql('FROM tester.site_rounds'))\"\n"
