@@ -14,7 +14,7 @@ from typing import Any
 from yarl import URL
 
 from .config import Settings
-from .extractor import Failed, Item, SiteEnded, SiteStart
+from .messages import Failed, Item, SiteEnded, SiteStart
 from .page import End, Finished, LinkRefused, Page, StoppedAtMaxPages
 from .progress import SiteProgress, SyncProgress
 from .state import checkpoint_state, finished_state, resume_plan, site_entry

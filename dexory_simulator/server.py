@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
 from . import data, faults, malformed
 from .config import PAST_END_404, PAST_END_EMPTY, SimulatorConfig, SiteSpec
@@ -139,6 +140,19 @@ class Simulator:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+    async def respond(self, path_qs: str) -> web.Response:
+        """Answer `GET path_qs` as over a socket, without one (for a client's in-memory transport); a reset
+        connection raises ConnectionResetError."""
+        task = asyncio.current_task()
+        try:
+            response = await self._handle(make_mocked_request("GET", path_qs))
+        except asyncio.CancelledError:
+            if task is not None and task.cancelling():  # the caller's own cancellation
+                raise
+            raise ConnectionResetError("the simulator reset the connection") from None
+        assert isinstance(response, web.Response)  # every answer has its whole body
+        return response
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.in_flight += 1

@@ -13,13 +13,12 @@ from fivetran_connector_sdk import Logging, Operations
 from yarl import URL
 
 import connector
-from dexory_async.client import RequestCounters
 from dexory_async.config import parse_settings
-from dexory_async.errors import ApiKeyRejected
-from dexory_async.extractor import Failed, Item, SiteEnded, StartedOver
+from dexory_async.errors import KeyRejected
 from dexory_async.flatten import FlatRows
 from dexory_async.ledger import SyncLedger
 from dexory_async.links import page_number
+from dexory_async.messages import Failed, Item, RequestCounters, SiteEnded, StartedOver
 from dexory_async.page import Finished, LinkRefused, Page, StoppedAtMaxPages
 from dexory_async.tables import LOCATIONS, OBJECTS
 
@@ -296,7 +295,7 @@ def test_a_site_stopped_at_max_pages_keeps_the_round_going_and_finished_sites_wa
 def test_when_every_site_ends_the_round_is_over_and_only_failed_sites_resume() -> None:
     books = ledger(sites="north,south")
     books.record(make_page("north", 1, 1, 0))
-    books.record(ended("north", Failed(ApiKeyRejected("the API key was rejected for site 'north'"))))
+    books.record(ended("north", Failed(KeyRejected("the API key was rejected for site 'north'"))))
     books.record(make_page("south", 1, 1, 0, last=True))
     books.record(ended("south", Finished()))
 
