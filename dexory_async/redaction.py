@@ -28,13 +28,14 @@ _KEY_VALUE = re.compile(
     rf"""((?:^|[?&;\s"'(<>,]|{_ENCODED}(?:3F|26)){_NAME}(?:=|{_ENCODED}3D))(?:[^&\s"'#<>\\]|\\/)+""", re.IGNORECASE
 )
 _JSON_ESCAPED = '"\\/'
-_PARTIAL_ESCAPE = r"(?:(?:%(?:25)*[0-9A-F]{2}){0,3}(?:%(?:25)*[0-9A-F]?)?|\\(?:u[0-9A-F]{0,3})?|&#?x?[0-9A-F]*|&[A-Z]*)?"
+_PARTIAL_ESCAPE = (
+    r"(?:(?:%(?:25)*[0-9A-F]{2}){0,3}(?:%(?:25)*[0-9A-F]?)?|\\(?:u[0-9A-F]{0,3})?|&#?x?[0-9A-F]*|&[A-Z]*)?"
+)
 
 
 def _spelled(char: str) -> str:
     """A pattern for `char` in any spelling a server might echo it in; the raw character last, so that an escape
     (`%25`) is masked whole rather than read as a raw character (`%`) and the rest left behind."""
-    code = ord(char)
     forms = ["".join(f"%(?:25)*{byte:02X}" for byte in char.encode())]
     utf16 = char.encode("utf-16-be", "surrogatepass")
     forms.append("".join(rf"\\u{utf16[i]:02X}{utf16[i + 1]:02X}" for i in range(0, len(utf16), 2)))
