@@ -114,8 +114,8 @@ async def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 
 async def settle() -> None:
-    """Let every ready task run until it waits again."""
-    for _ in range(20):
+    """Let every ready task run until it waits again (on a fake, a clock, or the test): a few turns of the loop."""
+    for _ in range(30):
         await asyncio.sleep(0)
 
 

@@ -43,7 +43,7 @@ from dexory_async.messages import Failed, SiteEnded
 from dexory_async.page import LinkRefused, Page
 from dexory_async.throttle import Throttle
 from dexory_simulator import FaultPlan, RequestRecord, Simulator, SimulatorConfig
-from tests.conftest import TEST_KEY, WRONG_KEY, extractor_threads, in_memory, settings_for, wait_until
+from tests.conftest import TEST_KEY, WRONG_KEY, FakeClock, extractor_threads, in_memory, settings_for, wait_until
 from tests.extraction import Run, assert_exactly_ground_truth, first_pages, run_extract
 from tests.reliability import record, truth_rows
 
@@ -66,6 +66,7 @@ RETRY_LINE = re.compile(r"; retry (\d+) of (\d+) in ([\d.]+)s$")
 class KeyGuard:
     """Everything a test produced that could carry the key; checked when the test ends."""
 
+    clock: FakeClock  # the test loop's: the extraction's waits (backoff, Retry-After, timeouts) take no real time
     secrets: tuple[str, ...] = (TEST_KEY, WRONG_KEY)
     simulators: list[Simulator] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
@@ -120,10 +121,10 @@ def _chain(error: BaseException) -> list[BaseException]:
 
 
 @pytest.fixture(autouse=True)
-def guard(caplog: pytest.LogCaptureFixture) -> Iterator[KeyGuard]:
+def guard(caplog: pytest.LogCaptureFixture, clock: FakeClock) -> Iterator[KeyGuard]:
     for name in LOGGERS:
         caplog.set_level(logging.DEBUG, logger=name)
-    key_guard = KeyGuard()
+    key_guard = KeyGuard(clock)
     yield key_guard
     key_guard.check(caplog)
 
@@ -134,7 +135,7 @@ def guard(caplog: pytest.LogCaptureFixture) -> Iterator[KeyGuard]:
 async def run(guard: KeyGuard, simulator: Simulator, **overrides: Any) -> Run:
     """One extraction against `simulator`, in memory; how each site ended is kept for the key guard."""
     overrides.setdefault("request_timeout_seconds", 2)
-    result = await run_extract(settings_for(simulator, **overrides), in_memory(simulator))
+    result = await guard.clock.run(run_extract(settings_for(simulator, **overrides), in_memory(simulator)))
     for ended in result.ended.values():
         guard.keep(ended)
     return result

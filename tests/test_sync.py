@@ -21,6 +21,7 @@ from dexory_async.links import page_number
 from dexory_async.messages import Failed, Item, RequestCounters, SiteEnded, StartedOver
 from dexory_async.page import Finished, LinkRefused, Page, StoppedAtMaxPages
 from dexory_async.tables import LOCATIONS, OBJECTS
+from tests.conftest import FakeClock
 
 # ------------------------------------------------------------------------------------- checkpoint cadence (fake clock)
 
@@ -46,14 +47,6 @@ def make_page(site: str, number: int, locations: int, objects: int, *, last: boo
         next_url=None if last else page_url(site, number + 1),
         rows=rows_,
     )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -136,7 +129,7 @@ def assert_checkpoints_cover_whole_pages(warehouse: Warehouse, feed: Feed) -> No
 
 
 def test_a_checkpoint_follows_every_checkpoint_max_rows_rows(warehouse: Warehouse) -> None:
-    clock = FakeClock()  # never moves: only the row bound can call for a checkpoint
+    clock = FakeClock(1_000.0)  # never moves: only the row bound can call for a checkpoint
     sync = cadence_sync(clock, checkpoint_max_rows=1_000)
     feed = Feed([(0, make_page("north", n, 100, 200)) for n in range(1, 13)], clock)  # 300 rows a page
     sync.consume(feed)
@@ -145,7 +138,7 @@ def test_a_checkpoint_follows_every_checkpoint_max_rows_rows(warehouse: Warehous
 
 
 def test_a_checkpoint_follows_every_checkpoint_interval_seconds(warehouse: Warehouse) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000.0)
     sync = cadence_sync(clock, checkpoint_interval_seconds=60)  # the default row bound is far away
     feed = Feed([(25, make_page("north", n, 10, 5)) for n in range(1, 11)], clock)  # 25 s a page
     sync.consume(feed)
@@ -155,7 +148,7 @@ def test_a_checkpoint_follows_every_checkpoint_interval_seconds(warehouse: Wareh
 
 
 def test_a_checkpoint_due_in_the_middle_of_a_page_waits_for_its_last_row(warehouse: Warehouse) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000.0)
     warehouse.clock, warehouse.seconds_per_row = clock, 1.0  # a slow warehouse: a 300-row page takes 300 s
     sync = cadence_sync(clock, checkpoint_interval_seconds=60, checkpoint_max_rows=250)
     feed = Feed([(0, make_page("north", n, 100, 200)) for n in range(1, 5)], clock)
@@ -165,7 +158,7 @@ def test_a_checkpoint_due_in_the_middle_of_a_page_waits_for_its_last_row(warehou
 
 
 def test_checkpoints_of_several_sites_resume_each_behind_its_last_whole_page(warehouse: Warehouse) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000.0)
     sync = cadence_sync(clock, sites="north,south,west", checkpoint_interval_seconds=60, checkpoint_max_rows=700)
     north_end = SiteEnded("north", Finished(), RequestCounters(3, 0, 0), 4)
     items: list[tuple[float, Item]] = [
@@ -190,7 +183,7 @@ def test_checkpoints_of_several_sites_resume_each_behind_its_last_whole_page(war
 
 
 def test_a_failure_in_the_middle_of_a_page_saves_the_page_before_it(warehouse: Warehouse) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000.0)
     warehouse.fail_at_row = 2 * 300 + 7  # the 7th row of page 3
     sync = cadence_sync(clock, checkpoint_max_rows=100_000)
     feed = Feed([(0, make_page("north", n, 100, 200)) for n in range(1, 6)], clock)
@@ -207,7 +200,7 @@ def test_a_failure_in_the_middle_of_a_page_saves_the_page_before_it(warehouse: W
 
 
 def test_the_rows_of_a_page_are_upserted_in_order_before_the_next_page(warehouse: Warehouse) -> None:
-    sync = cadence_sync(FakeClock(), checkpoint_max_rows=1)  # a checkpoint after every page
+    sync = cadence_sync(FakeClock(1_000.0), checkpoint_max_rows=1)  # a checkpoint after every page
     pages: Iterable[Item] = [make_page("north", n, 3, 2) for n in (1, 2)]
     sync.consume(pages)
     assert [(table, row.get("object_index", row["name"])) for table, row in warehouse.upserted] == [
