@@ -59,7 +59,11 @@ class AiohttpTransport:
                 body = await _read_bounded(response.content, url, limit)
                 return Response(response.status, body, response.headers)
         except aiohttp.ClientSSLError as error:
-            failure = TLSFailed(f"TLS failed for {without_key(url)}: {_described(error, url)}", url=without_key(url))
+            message = (
+                f"TLS failed for {without_key(url)}: {_described(error, url)}; not retried: check that base_url is the "
+                "API's https address and that this machine trusts its certificate (a proxy intercepting TLS?)"
+            )
+            failure = TLSFailed(message, url=without_key(url))
         except aiohttp.ClientError as error:
             failure = ConnectionFailed(_described(error, url), url=without_key(url))
         raise failure
