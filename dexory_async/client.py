@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 BODY_EXCERPT_CHARS = 200
 _BODY_SCAN_BYTES = 65_536  # of an error body: masked before the excerpt is cut from it
 BODY_FLOOR_BYTES = 32_000_000  # the bound on any page's body, decompressed...
-BODY_BYTES_PER_LOCATION = 16_000  # ...or this much per location asked for, when more: ten times a heavy location
+BODY_BYTES_PER_LOCATION = 16_000  # ...or this much per location asked for, when more (the simulator's average ~1 kB)
 SLOW_REQUEST_SECONDS = 5.0  # a request outstanding this long is logged, so a stall leaves a trace
 
 
