@@ -19,7 +19,7 @@ from .page import Page
 from .redaction import excerpt
 from .retry import retry_waits
 from .throttle import Throttle
-from .transport import Response, Transport
+from .transport import Request, Response, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class DexoryClient:
         try:
             async with asyncio.timeout(limit):
                 # The key is never bound to a local name: a crash report prints the locals of the failing frames.
-                return await self._transport.get(with_key(url, self._site.api_key), limit=body_limit(self._settings))
+                return await self._transport.get(Request(with_key(url, self._site.api_key), body_limit(self._settings)))
         except TimeoutError:
             message = f"no answer within {limit:g}s (request_timeout_seconds): the server never answered {url}"
             raise TimedOut(message, url=url, site=self._site.name) from None

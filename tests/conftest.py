@@ -14,12 +14,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from yarl import URL
 
 from dexory_async.config import Settings, parse_settings
 from dexory_async.errors import ConnectionFailed
-from dexory_async.links import without_key
-from dexory_async.transport import MockTransport, Response
+from dexory_async.transport import MockTransport, Request, Response
 from dexory_simulator import RequestRecord, Simulator
 from tools.fivetran_cli import stage_project
 
@@ -72,11 +70,11 @@ CHECKPOINT_LINE = "checkpoint recorded: "
 def in_memory(simulator: Simulator) -> MockTransport:
     """A transport on which `simulator` answers every request, as over a socket but without one (never started)."""
 
-    async def answer(url: URL) -> Response:
+    async def answer(request: Request) -> Response:
         try:
-            response = await simulator.respond(url.raw_path_qs)
+            response = await simulator.respond(request.url.raw_path_qs)
         except ConnectionResetError as error:
-            raise ConnectionFailed(f"ClientOSError: {error}", url=without_key(url)) from None
+            raise ConnectionFailed(f"ClientOSError: {error}", url=request.shown) from None
         assert response.body is not None and isinstance(response.body, bytes)
         return Response(response.status, response.body, dict(response.headers))
 

@@ -84,7 +84,7 @@ def test_an_extractor_failure_is_raised_in_the_calling_thread(monkeypatch: pytes
     with (
         pytest.raises(ZeroDivisionError, match="the extraction broke"),
         ExtractorThread(
-            settings, first_pages(settings), transport=lambda: MockTransport(lambda url: Response(500))
+            settings, first_pages(settings), transport=lambda: MockTransport(lambda request: Response(500))
         ) as extractor,
     ):
         taken.extend(extractor)

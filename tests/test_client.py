@@ -25,7 +25,7 @@ from dexory_async.errors import (
 from dexory_async.links import first_page_url, with_page_number
 from dexory_async.page import Page
 from dexory_async.throttle import Throttle
-from dexory_async.transport import MockTransport, Response
+from dexory_async.transport import MockTransport, Request, Response
 from tests.conftest import TEST_KEY, FakeClock
 
 SITE = Site("north", TEST_KEY)
@@ -41,8 +41,8 @@ class Server:
         self.answers = list(answers)
         self.requested: list[URL] = []
 
-    async def __call__(self, url: URL) -> Response:
-        self.requested.append(url)
+    async def __call__(self, request: Request) -> Response:
+        self.requested.append(request.url)
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if answer is None:
             await asyncio.Event().wait()
@@ -79,7 +79,7 @@ async def test_a_timeout_says_the_limit_and_that_the_server_never_answered(clock
 async def test_a_request_outstanding_for_long_is_logged_with_site_page_and_seconds(
     clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def late(url: URL) -> Response:
+    async def late(request: Request) -> Response:
         await asyncio.sleep(SLOW_REQUEST_SECONDS + 3)
         return Response(200, PAGE_BODY)
 

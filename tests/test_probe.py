@@ -5,22 +5,21 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from yarl import URL
 
 from dexory_async.config import Settings, Site
 from dexory_async.errors import DexoryError, TLSFailed
 from dexory_async.probe import check_connection, probe
-from dexory_async.transport import MockTransport, Response
+from dexory_async.transport import MockTransport, Request, Response
 from tests.conftest import TEST_KEY, FakeClock
 
 SETTINGS = Settings(sites=(Site("north", TEST_KEY),), base_url="https://api.example.test", request_timeout_seconds=10)
 
 
 def answering(status: int, headers: dict[str, str]) -> MockTransport:
-    return MockTransport(lambda url: Response(status, b'{"data": []}', headers))
+    return MockTransport(lambda request: Response(status, b'{"data": []}', headers))
 
 
-async def never(url: URL) -> Response:
+async def never(request: Request) -> Response:
     await asyncio.Event().wait()
     raise AssertionError("unreachable")
 
@@ -42,8 +41,8 @@ async def test_a_probe_without_answer_says_the_limit_once(clock: FakeClock) -> N
 def test_the_connection_test_names_each_failing_site_on_its_own_line() -> None:
     settings = Settings(sites=(Site("north", TEST_KEY), Site("south", "key-south"), Site("east", "key-east")))
 
-    def answer(url: URL) -> Response:
-        site = url.query["site"]
+    def answer(request: Request) -> Response:
+        site = request.url.query["site"]
         if site == "south":
             raise TLSFailed("TLS failed: certificate verify failed")
         return Response(401 if site == "east" else 200, b'{"data": []}')

@@ -14,7 +14,7 @@ from aiohttp import web
 from yarl import URL
 
 from dexory_async.errors import ConnectionFailed, RequestRefused, ResponseTooLarge, TLSFailed
-from dexory_async.transport import AiohttpTransport, MockTransport, Response
+from dexory_async.transport import AiohttpTransport, MockTransport, Request, Response
 from tests.conftest import TEST_KEY
 
 INFLATED = 40_000_000  # what the bomb inflates to
@@ -70,7 +70,7 @@ async def test_a_body_past_its_bound_is_refused_while_it_streams(
 ) -> None:
     """A gzip bomb is refused after about `limit` inflated bytes, not 40 MB; so is a plain body past the bound."""
     with pytest.raises(ResponseTooLarge) as raised:
-        await transport.get(keyed(server / path.strip("/")), limit=LIMIT)
+        await transport.get(Request(keyed(server / path.strip("/")), LIMIT))
 
     message = str(raised.value)
     assert f"{server}{path}?site=w" in message and "passed 1 MB (decompressed)" in message
@@ -79,13 +79,13 @@ async def test_a_body_past_its_bound_is_refused_while_it_streams(
 
 
 async def test_a_body_within_its_bound_is_read_whole_and_inflated(server: URL, transport: AiohttpTransport) -> None:
-    response = await transport.get(keyed(server / "small"), limit=LIMIT)
+    response = await transport.get(Request(keyed(server / "small"), LIMIT))
 
     assert (response.status, response.body) == (200, b'{"data": []}')
 
 
 async def test_a_redirect_is_answered_not_followed(server: URL, transport: AiohttpTransport) -> None:
-    response = await transport.get(keyed(server / "moved"), limit=LIMIT)
+    response = await transport.get(Request(keyed(server / "moved"), LIMIT))
 
     assert response.status == 302
     assert (response.header("location") or "").startswith("https://elsewhere.example.test/")
@@ -93,7 +93,7 @@ async def test_a_redirect_is_answered_not_followed(server: URL, transport: Aioht
 
 async def test_a_refused_connection_is_a_connection_failure_without_the_key(transport: AiohttpTransport) -> None:
     with pytest.raises(ConnectionFailed) as raised:
-        await transport.get(keyed(URL("http://127.0.0.1:9/locations")), limit=LIMIT)
+        await transport.get(Request(keyed(URL("http://127.0.0.1:9/locations")), LIMIT))
 
     assert "Cannot connect to host 127.0.0.1:9" in str(raised.value)
     assert raised.value.__context__ is None and raised.value.__cause__ is None  # aiohttp's error is not chained
@@ -127,7 +127,7 @@ async def test_an_untrusted_certificate_is_a_tls_failure(
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
         with pytest.raises(TLSFailed) as raised:
-            await transport.get(keyed(URL(f"https://127.0.0.1:{port}/small")), limit=LIMIT)
+            await transport.get(Request(keyed(URL(f"https://127.0.0.1:{port}/small")), LIMIT))
     finally:
         await runner.cleanup()
 
@@ -137,19 +137,27 @@ async def test_an_untrusted_certificate_is_a_tls_failure(
 
 async def test_tls_spoken_to_a_plain_server_is_a_tls_failure(server: URL, transport: AiohttpTransport) -> None:
     with pytest.raises(TLSFailed):
-        await transport.get(keyed(server.with_scheme("https") / "small"), limit=LIMIT)
+        await transport.get(Request(keyed(server.with_scheme("https") / "small"), LIMIT))
 
 
 async def test_the_in_memory_transport_takes_sync_or_async_handlers_and_bounds_bodies() -> None:
-    async def slow(url: URL) -> Response:
-        return Response(200, url.query["body"].encode())
+    async def slow(request: Request) -> Response:
+        return Response(200, request.url.query["body"].encode())
 
-    def quick(url: URL) -> Response:
-        return Response(200, url.query["body"].encode())
+    def quick(request: Request) -> Response:
+        return Response(200, request.url.query["body"].encode())
 
     for handler in (slow, quick):
         transport = MockTransport(handler)
-        assert (await transport.get(URL("http://h/?body=ok"), limit=2)).body == b"ok"
+        assert (await transport.get(Request(URL("http://h/?body=ok"), limit=2))).body == b"ok"
         with pytest.raises(ResponseTooLarge):
-            await transport.get(URL("http://h/?body=too+long"), limit=2)
+            await transport.get(Request(URL("http://h/?body=too+long"), limit=2))
         await transport.aclose()
+
+
+def test_a_request_shows_no_key_in_its_repr() -> None:
+    """A crash report prints the locals of the failing frames: a transport's `request` among them."""
+    request = Request(keyed(URL("https://api.example.test/locations")), LIMIT)
+
+    assert TEST_KEY not in repr(request) and TEST_KEY not in str(request)
+    assert request.shown == URL("https://api.example.test/locations?site=w")
