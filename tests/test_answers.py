@@ -6,19 +6,8 @@ from __future__ import annotations
 import pytest
 from yarl import URL
 
+from dexory_async import errors
 from dexory_async.answers import error_for_status, parse_page
-from dexory_async.errors import (
-    KeyRejected,
-    NotAPage,
-    PageRejected,
-    RateLimited,
-    Redirected,
-    RequestError,
-    RequestRefused,
-    ServerError,
-    SiteNotFound,
-    TransientError,
-)
 from dexory_async.transport import Response
 
 URL_ = URL("https://api.example.test/customer-api/v1/locations?site=s&page%5Bsize%5D=10")
@@ -59,7 +48,7 @@ def test_the_lenient_reading_reads_integers_as_orjson_does() -> None:
     ],
 )
 def test_anything_else_is_transient(body: bytes, message: str) -> None:
-    with pytest.raises(NotAPage, match=message) as raised:
+    with pytest.raises(errors.NotAPage, match=message) as raised:
         parse_page("s", URL_, body)
     assert raised.value.site == "s" and raised.value.url == URL_ and raised.value.status == 200
 
@@ -78,7 +67,7 @@ LATER_PAGE = FIRST_PAGE.update_query({"page[number]": "12"})
 
 def status_error(
     status: int, shown: str = "", headers: dict[str, str] | None = None, *, first_page: bool
-) -> RequestError:
+) -> errors.RequestError:
     url = FIRST_PAGE if first_page else LATER_PAGE
     response = Response(status, b"(the body, masked and cut by the client)", headers or {})
     return error_for_status(response, "Warehouse 7", url, shown, first_page=first_page)
@@ -96,7 +85,7 @@ def test_every_error_carries_its_site_url_and_status(first_page: bool) -> None:
 def test_429_is_rate_limited_and_carries_retry_after(first_page: bool) -> None:
     error = status_error(429, "slow down", {"retry-after": "12"}, first_page=first_page)
 
-    assert type(error) is RateLimited and isinstance(error, TransientError)
+    assert type(error) is errors.RateLimited and isinstance(error, errors.TransientError)
     assert error.retry_after == 12.0
     assert "429" in str(error)
 
@@ -104,7 +93,7 @@ def test_429_is_rate_limited_and_carries_retry_after(first_page: bool) -> None:
 def test_429_without_retry_after() -> None:
     error = status_error(429, first_page=False)
 
-    assert isinstance(error, RateLimited) and error.retry_after is None
+    assert isinstance(error, errors.RateLimited) and error.retry_after is None
 
 
 @pytest.mark.parametrize("first_page", [True, False])
@@ -113,7 +102,7 @@ def test_5xx_and_408_are_server_errors_showing_the_start_of_the_body(status: int
     """The last retry's error is what the user reads: the server's own words help more than its status alone."""
     error = status_error(status, "<html>bad gateway</html>", {"Retry-After": "7"}, first_page=first_page)
 
-    assert type(error) is ServerError and isinstance(error, TransientError)
+    assert type(error) is errors.ServerError and isinstance(error, errors.TransientError)
     assert error.retry_after == 7.0
     assert str(error) == f"HTTP {status} from the server: <html>bad gateway</html>"
 
@@ -127,7 +116,7 @@ def test_a_server_error_without_a_body_says_only_its_status() -> None:
 def test_401_and_403_mean_the_key_was_rejected_for_the_site(status: int, first_page: bool) -> None:
     error = status_error(status, "forbidden", first_page=first_page)
 
-    assert type(error) is KeyRejected
+    assert type(error) is errors.KeyRejected
     message = str(error)
     assert "the API key was rejected for site 'Warehouse 7'" in message
     assert f"HTTP {status}" in message
@@ -137,7 +126,7 @@ def test_401_and_403_mean_the_key_was_rejected_for_the_site(status: int, first_p
 def test_404_on_a_sites_first_page_means_the_site_was_not_found() -> None:
     error = status_error(404, "not found", first_page=True)
 
-    assert type(error) is SiteNotFound
+    assert type(error) is errors.SiteNotFound
     assert "site 'Warehouse 7' not found" in str(error)
     assert "HTTP 404" in str(error)
     assert "site_name" in str(error)
@@ -147,7 +136,7 @@ def test_404_on_a_sites_first_page_means_the_site_was_not_found() -> None:
 def test_a_permanent_4xx_on_a_later_page_rejects_that_page_naming_it(status: int) -> None:
     error = status_error(status, '{"error":"page[number] out of range"}', first_page=False)
 
-    assert type(error) is PageRejected and isinstance(error, RequestRefused)
+    assert type(error) is errors.PageRejected and isinstance(error, errors.RequestRefused)
     message = str(error)
     assert str(LATER_PAGE) in message
     assert "site 'Warehouse 7'" in message
@@ -162,7 +151,7 @@ def test_a_redirect_names_the_page_and_the_target_host_never_its_query(status: i
 
     error = status_error(status, headers={"Location": location}, first_page=first_page)
 
-    assert type(error) is Redirected and isinstance(error, RequestRefused)
+    assert type(error) is errors.Redirected and isinstance(error, errors.RequestRefused)
     message = str(error)
     assert str(FIRST_PAGE if first_page else LATER_PAGE) in message
     assert f"HTTP {status}" in message and "host elsewhere.example.test" in message and "base_url" in message
@@ -180,5 +169,5 @@ def test_other_4xx_on_the_first_page_fail_with_status_site_and_excerpt(status: i
 
     error = status_error(status, excerpt, first_page=True)
 
-    assert type(error) is RequestRefused
+    assert type(error) is errors.RequestRefused
     assert str(error) == f"HTTP {status} from the API for the first page of site 'Warehouse 7': {excerpt}"
