@@ -6,18 +6,24 @@ network.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from yarl import URL
 
+from .delivered import Earlier
 from .errors import DexoryError
 from .page import End, Page
 
 
 @dataclass(frozen=True, slots=True)
 class SiteStart:
+    """Where a site's fetching begins in this sync, and the sync round its rows belong to."""
+
     url: URL
     resumed: bool  # `url` is a saved cursor, not the first page
+    round_started_at: datetime
+    earlier: Earlier = field(default_factory=Earlier)  # what the round's earlier syncs delivered
 
 
 @dataclass(frozen=True, slots=True)

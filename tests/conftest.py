@@ -84,11 +84,14 @@ def in_memory(simulator: Simulator) -> MockTransport:
 class FakeClock:
     """The running loop's clock, frozen until a test moves it; the loop's timers follow it."""
 
-    def __init__(self, now: float) -> None:
+    def __init__(self, now: float = 1_000.0) -> None:
         self.now = now
 
     def __call__(self) -> float:
         return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
     async def run(self, work: Awaitable[T]) -> T:
         """Await `work`, moving the clock straight to the next timer whenever every task waits for one: retries,

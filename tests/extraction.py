@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from dexory_async.config import Settings
 from dexory_async.errors import DexoryError
@@ -21,7 +22,8 @@ from tests.reliability import rows
 
 def first_pages(settings: Settings) -> dict[str, SiteStart]:
     """Every configured site from its first page, as a sync without state starts."""
-    return {site.name: SiteStart(first_page_url(settings, site), resumed=False) for site in settings.sites}
+    started = datetime.now(UTC)
+    return {site.name: SiteStart(first_page_url(settings, site), False, started) for site in settings.sites}
 
 
 @dataclass
