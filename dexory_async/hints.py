@@ -10,26 +10,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .config import SITE_API_KEY, SITE_NAME, Settings
-from .errors import ApiKeyRejected, SiteNotFound
-from .links import PAGE_SIZE, first_page_url
+from .errors import KeyRejected, SiteNotFound
+from .links import first_page_url
 
 
 def configuration_hints(settings: Settings, errors: Mapping[str, BaseException]) -> list[str]:
     """Sentences that point at a setting rather than a site, from `errors`: by site name, the failures of sites
     refused on their first request."""
     hints = []
-    if settings.sites and all(isinstance(errors.get(site.name), SiteNotFound) for site in settings.sites):
-        hints.append(_every_site_unknown(settings))
-    rejected = [name for name, error in errors.items() if isinstance(error, ApiKeyRejected)]
+    unknown = [error for site in settings.sites if isinstance(error := errors.get(site.name), SiteNotFound)]
+    if unknown and len(unknown) == len(settings.sites):
+        hints.append(_every_site_unknown(settings, unknown[0]))
+    rejected = [name for name, error in errors.items() if isinstance(error, KeyRejected)]
     if rejected and len(settings.sites) > 1:
         hints.append(_keys_rejected(settings, len(rejected)))
     return hints
 
 
-def _every_site_unknown(settings: Settings) -> str:
+def _every_site_unknown(settings: Settings, first: SiteNotFound) -> str:
     who = "every site" if len(settings.sites) > 1 else "the site"
     customer = f" and customer ({settings.customer!r})" if settings.customer else ""
-    url = first_page_url(settings, settings.sites[0]).without_query_params(PAGE_SIZE)  # the sync's and the test's
+    url = first.url or first_page_url(settings, settings.sites[0])  # the URL requested, never with the key
     return (
         f"{who} answered 404 for its first page, e.g. {url}: check base_url"
         f"{customer} before {SITE_NAME}; the connector adds /customer-api/v1/locations to base_url itself"

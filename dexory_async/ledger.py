@@ -18,10 +18,10 @@ from yarl import URL
 from .config import Settings, Site
 from .delivered import Earlier, KeyFilter, location_key
 from .errors import SitesFailed
-from .extractor import Failed, Item, SiteEnded, SiteStart
 from .flatten import Row
 from .hints import configuration_hints
 from .links import first_page_url
+from .messages import Failed, Item, SiteEnded, SiteStart
 from .page import End, Finished, LinkRefused, Page, StoppedAtMaxPages
 from .progress import SiteProgress, SyncProgress
 from .redaction import redact_all

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from yarl import URL
+
 from dexory_async.config import Settings, parse_settings
-from dexory_async.errors import ApiKeyRejected, RetriesExhausted, SiteNotFound, TransientError
+from dexory_async.errors import KeyRejected, RetriesExhausted, SiteNotFound, TransientError
 from dexory_async.hints import configuration_hints
 
 PARIS, LYON, NICE = "paris-dc", "lyon-dc", "nice-dc"
@@ -20,8 +22,8 @@ def not_found(site: str) -> SiteNotFound:
     return SiteNotFound(f"site {site!r} not found (HTTP 404)")
 
 
-def rejected(site: str) -> ApiKeyRejected:
-    return ApiKeyRejected(f"the API key was rejected for site {site!r} (HTTP 401)")
+def rejected(site: str) -> KeyRejected:
+    return KeyRejected(f"the API key was rejected for site {site!r} (HTTP 401)")
 
 
 def hints(configured: Settings, **errors: Any) -> list[str]:
@@ -35,9 +37,18 @@ def test_every_site_unknown_names_the_url_requested_and_points_at_base_url_first
 
     assert hint.startswith(
         "every site answered 404 for its first page, e.g. https://proxy.example.test/dexory/customer-api/v1/locations"
-        "?site=paris-dc&customer=acme: check base_url and customer ('acme') before site_name"
+        "?site=paris-dc&page%5Bsize%5D=1000&customer=acme: check base_url and customer ('acme') before site_name"
     )
     assert "key-" not in hint
+
+
+def test_every_site_unknown_shows_the_url_the_request_went_to() -> None:
+    requested = URL("https://api.example.test/v2/customer-api/v1/locations?site=paris-dc&page%5Bsize%5D=1")
+    first = SiteNotFound("site 'paris-dc' not found (HTTP 404)", url=requested, status=404, site=PARIS)
+
+    (hint,) = hints(settings(PARIS, "key-paris"), paris_dc=first)
+
+    assert f"e.g. {requested}: check base_url" in hint
 
 
 def test_one_site_unknown_among_several_is_the_sites_own_error() -> None:

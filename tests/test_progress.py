@@ -12,12 +12,11 @@ import pytest
 from yarl import URL
 
 import dexory_async.progress as progress_module
-from dexory_async.client import RequestCounters
 from dexory_async.config import parse_settings
-from dexory_async.errors import ApiKeyRejected
-from dexory_async.extractor import Failed, SiteEnded
+from dexory_async.errors import KeyRejected
 from dexory_async.flatten import FlatRows, Skip
 from dexory_async.ledger import SyncLedger
+from dexory_async.messages import Failed, RequestCounters, SiteEnded
 from dexory_async.page import Finished, Page
 from dexory_async.progress import SKIPS_LOGGED_PER_KIND, SiteProgress, SyncProgress
 
@@ -414,7 +413,7 @@ def test_a_site_that_fails_says_after_how_long_and_how_far_and_why(
     ledger = SyncLedger(parse_settings({"site_name": PARIS, "site_api_key": "k1"}), {})
     ledger.record(page(locations=10, objects=20))
     clock.now += 75.0
-    rejected = ApiKeyRejected("the API key was rejected for site 'paris-dc' (HTTP 401)")
+    rejected = KeyRejected("the API key was rejected for site 'paris-dc' (HTTP 401)")
     ledger.record(SiteEnded(PARIS, Failed(rejected), RequestCounters(), lowest_concurrency=4))
 
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]

@@ -75,7 +75,7 @@ def test_connection_test_with_every_site_unknown_shows_the_url_and_points_at_bas
     assert len(sites) == 2 and all("not found (HTTP 404)" in line for line in sites)
     assert hint.startswith(
         f"every site answered 404 for its first page, e.g. {simulator.base_url}/v2/customer-api/v1/locations?"
-        "site=demo-site: check base_url before site_name"
+        "site=demo-site&page%5Bsize%5D=1: check base_url before site_name"  # the URL requested, without its key
     )
     assert TEST_KEY not in result.failure
 
