@@ -20,8 +20,9 @@ import pytest
 from yarl import URL
 
 from dexory_async.budget import Budget, Lane
+from dexory_async.errors import PageRejected
 from dexory_async.links import link_identity, page_number, same_origin, with_page_number
-from dexory_async.page import End, Finished, LinkRefused, Page, StoppedAtMaxPages
+from dexory_async.page import End, EndNotBelieved, Finished, LinkRefused, Page, StoppedAtMaxPages
 from dexory_async.pagination import Paginator
 
 ORIGIN = URL("https://api.example.test")
@@ -40,10 +41,6 @@ class Entry:
     url: URL
     links: dict[str, Any]
     without_links: bool = False  # served with no `links` object at all
-
-
-class NoSuchPage(Exception):
-    """What the fake answers for a URL it has no page for (a 404, as the client would raise it)."""
 
 
 class Boom(Exception):
@@ -93,7 +90,7 @@ class FakeApi:
     def answer(self, request: Request) -> None:
         entry = self._pages.get(link_identity(request.url), self._past_the_end)
         if entry is None:
-            request.future.set_exception(NoSuchPage(str(request.url)))
+            request.future.set_exception(PageRejected(f"the API refused page {request.url} (HTTP 404)"))
         else:
             page = Page(
                 site=request.url.query["site"],
@@ -297,6 +294,11 @@ async def sync(api: FakeApi, *, total: int = 4, pick: Pick = oldest, **options: 
     return consumer
 
 
+def on_site(requests: list[Request]) -> list[Request]:
+    """The requests for pages the site has (not those past its end)."""
+    return [request for request in requests if request.label != "?"]
+
+
 def identities(requests: list[Request]) -> Counter[tuple[object, ...]]:
     return Counter(link_identity(request.url) for request in requests)
 
@@ -454,7 +456,7 @@ async def test_a_final_page_whose_links_last_announces_more_is_refused() -> None
 
     assert labels(consumer.pages) == [f"s{n}" for n in range(1, 7)]
     final = consumer.pages[-1]
-    assert isinstance(consumer.end, LinkRefused)
+    assert isinstance(consumer.end, EndNotBelieved)
     assert (consumer.end.page_url, consumer.end.rereads) == (consumer.pages[-2].url, 2)  # judged after page 5
     assert "page 6" in consumer.end.reason and str(final.url) in consumer.end.reason
     assert "2 more" in consumer.end.reason
@@ -471,7 +473,7 @@ async def test_ending_before_what_an_earlier_links_last_announced_is_refused() -
     consumer = await sync(api)
 
     assert labels(consumer.pages) == [f"s{n}" for n in range(1, 7)]
-    assert isinstance(consumer.end, LinkRefused) and "announced page 8" in consumer.end.reason
+    assert isinstance(consumer.end, EndNotBelieved) and "announced page 8" in consumer.end.reason
     assert (consumer.end.page_url, consumer.end.rereads) == (consumer.pages[-2].url, 2)  # judged again after page 5
 
 
@@ -484,7 +486,7 @@ async def test_a_page_fetched_ahead_with_locations_proves_the_site_goes_on() -> 
     consumer = await sync(api)
 
     assert labels(consumer.pages) == ["s1", "s2", "s3"]
-    assert isinstance(consumer.end, LinkRefused) and "fetched ahead" in consumer.end.reason
+    assert isinstance(consumer.end, EndNotBelieved) and "the page after it" in consumer.end.reason
 
 
 async def test_an_empty_next_link_on_the_last_page_ends_the_site() -> None:
@@ -518,7 +520,7 @@ async def test_a_later_page_without_links_is_not_believed_to_be_the_last() -> No
     consumer = await sync(api)
 
     assert labels(consumer.pages) == ["s1", "s2", "s3"]
-    assert isinstance(consumer.end, LinkRefused) and "fetched ahead" in consumer.end.reason
+    assert isinstance(consumer.end, EndNotBelieved) and "the page after it" in consumer.end.reason
     assert consumer.end.page_url == consumer.pages[1].url and consumer.end.rereads == 2
 
 
@@ -541,7 +543,7 @@ async def test_a_single_page_whose_links_last_announces_more_is_refused() -> Non
     consumer = await sync(api)
 
     assert labels(consumer.pages) == ["s1"]
-    assert isinstance(consumer.end, LinkRefused)
+    assert isinstance(consumer.end, EndNotBelieved)
     assert consumer.end.page_url == START
 
 
@@ -605,7 +607,8 @@ async def test_a_next_link_that_is_not_the_derived_one_drops_the_window(kind: st
     ahead = [request for request in api.requests if request.answers_before < page_three and request not in api.answered]
     assert ahead and all(request.cancelled for request in ahead)
     after = [request for request in api.requests if request.answers_before >= page_three]
-    assert labels(after) == expected[3:]
+    past_the_end = ["?"] if kind == "adds a parameter" else []  # numbered: the page after the last is asked about
+    assert labels(after) == expected[3:] + past_the_end
     assert all(request.alongside == 1 for request in after)
 
 
@@ -625,7 +628,8 @@ async def test_without_prefetch_numbered_links_are_followed_one_at_a_time() -> N
     api = FakeApi(site_pages(6))
     consumer = await sync(api, prefetch=False)
 
-    assert labels(consumer.pages) == labels(api.requests) == [f"s{n}" for n in range(1, 7)]
+    assert labels(consumer.pages) == labels(on_site(api.requests)) == [f"s{n}" for n in range(1, 7)]
+    assert labels(api.requests) == [*labels(consumer.pages), "?"]  # the page after the last, asked about
     assert all(request.alongside == 1 for request in api.requests)
 
 
@@ -669,7 +673,7 @@ async def test_zero_and_one_based_numbering_sync_every_page_once(first: int, wit
     expected = [f"s{first + i}" for i in range(count)]
     assert labels(consumer.pages) == expected
     assert consumer.end == Finished()
-    assert max(identities(api.requests).values()) == 1
+    assert max(identities(on_site(api.requests)).values()) == 1  # a refusal past the end is asked again
     assert page_number(api.requests[0].url) is None
     assert all(page_number(request.url) != first for request in api.requests)  # the first page, by its number
     if with_last:
