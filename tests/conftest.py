@@ -1,13 +1,15 @@
-"""Shared fixtures: simulators over real sockets, settings pointing at them, and a leak watchdog."""
+"""Shared fixtures: simulators over real sockets, settings pointing at them, a fake event-loop clock, and a leak
+watchdog."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -17,6 +19,7 @@ from dexory_simulator import Simulator
 TEST_KEY = "sk-test-9f8e7d6c5b4a"  # distinctive, so a leak is easy to grep for
 WRONG_KEY = "sk-wrong-5e4d3c2b1a0f"  # configured in the wrong-key scenarios: a secret as much as the right one
 PAGE_SIZE = 100  # what configuration_for asks for unless told otherwise
+T = TypeVar("T")
 LEAK_MARKERS = ("Unclosed client session", "Unclosed connector", "Task was destroyed", "Task exception was never")
 
 
@@ -86,3 +89,35 @@ def no_leaked_sessions_or_tasks() -> Iterator[None]:
     finally:
         asyncio_logger.removeHandler(watch)
     assert not watch.messages, f"leaked resources: {watch.messages}"
+
+
+class FakeClock:
+    """The running loop's clock, frozen until a test moves it: timers fire when the fake time passes them."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def run(self, awaitable: Awaitable[T], *, step: float = 0.05, limit: float = 3600.0) -> T:
+        """`awaitable` to its end, the clock moved by `step` whenever every task waits: however slow the machine,
+        the fake time it takes is the same."""
+        task = asyncio.ensure_future(awaitable)
+        deadline = self.now + limit
+        while not task.done():
+            for _ in range(30):
+                await asyncio.sleep(0)
+            if not task.done():
+                assert self.now < deadline, f"still running after {limit} s of fake time"
+                self.now += step
+        return task.result()
+
+
+@pytest.fixture
+async def clock(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeClock]:
+    """The running loop's clock, frozen until a test advances `clock.now` (or runs a coroutine in fake time)."""
+    loop = asyncio.get_running_loop()
+    fake = FakeClock(loop.time())
+    monkeypatch.setattr(loop, "time", fake)
+    yield fake

@@ -20,10 +20,11 @@ import pytest
 from yarl import URL
 
 from dexory_async.budget import Budget, Lane
-from dexory_async.errors import PageRejected
+from dexory_async.errors import PageRejected, RetriesExhausted, TransientError
 from dexory_async.links import link_identity, page_number, same_origin, with_page_number
 from dexory_async.page import End, EndNotBelieved, Finished, LinkRefused, Page, StoppedAtMaxPages
 from dexory_async.pagination import Paginator
+from tests.conftest import FakeClock
 
 ORIGIN = URL("https://api.example.test")
 ENDPOINT = "https://api.example.test/customer-api/v1/locations"
@@ -573,6 +574,144 @@ async def test_without_links_last_a_404_past_the_end_does_not_fail_the_site() ->
     assert labels(consumer.pages) == [f"s{n}" for n in range(1, 6)]
     assert consumer.end == Finished()
     assert any(request.label == "?" and request in api.answered for request in api.requests)
+
+
+# --------------------------------------------------------------- the end of a site, whatever the concurrency and timing
+
+LATENCY = 0.1  # fake seconds every answer takes
+QUIET = 3  # the page that answers links.next: null, with no links.last
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """How the request for the page after the quiet one answers when it was sent before the quiet page arrived (it
+    was fetched ahead): after `seconds` of the client's retries, the page, or `error` for good."""
+
+    seconds: float = 0.0
+    error: Exception | None = None
+
+
+AHEAD = {
+    "answered": None,
+    "429, Retry-After 35 s": Ahead(35.0),
+    "503 twice": Ahead(2.0 + 4.0),
+    "404": Ahead(error=PageRejected("the API refused page 4 (HTTP 404)")),
+}
+
+
+class QuietSite:
+    """A site of numbered pages (no links.last anywhere) whose page QUIET has no next link. The site really has
+    `pages` pages: past them, a request is refused (404), or answered by an empty page."""
+
+    def __init__(self, site: str, pages: int, ahead: Ahead | None, *, past_the_end: str = "404") -> None:
+        self.start = START.update_query(site=site)
+        self._pages = pages
+        self._ahead = ahead
+        self._past_the_end = past_the_end
+        self.answered: list[int] = []
+        self.requests: list[int] = []
+
+    async def fetch(self, url: URL) -> Page:
+        number = page_number(url) or 1
+        self.requests.append(number)
+        await asyncio.sleep(LATENCY)
+        if number == QUIET + 1 and QUIET not in self.answered and self._ahead is not None:
+            await asyncio.sleep(self._ahead.seconds)
+            if self._ahead.error is not None:
+                raise self._ahead.error
+        if number > self._pages and self._past_the_end == "404":
+            raise PageRejected(f"the API refused page {url} (HTTP 404)")
+        self.answered.append(number)
+        data = [f"{self.start.query['site']}{number}"] if number <= self._pages else []
+        goes_on = number < self._pages and number != QUIET
+        links = {"next": str(with_page_number(self.start, number + 1)) if goes_on else None}
+        return Page(site=url.query["site"], url=url, data=data, links=links, size_bytes=1)
+
+
+SHARES = {"concurrency 4": (4, 1), "concurrency 1": (1, 1), "four sites share 4": (4, 4)}  # budget, sites
+
+
+async def sync_quiet_sites(
+    clock: FakeClock, share: str, ahead: Ahead | None, *, pages: int, past_the_end: str = "404"
+) -> list[tuple[QuietSite, list[Page], End]]:
+    """Every site synced to its end in fake time, each with its pages and its end."""
+    total, count = SHARES[share]
+    budget = Budget(total)
+    sites = [QuietSite(f"q{n}", pages, ahead, past_the_end=past_the_end) for n in range(count)]
+
+    async def one(site: QuietSite) -> tuple[QuietSite, list[Page], End]:
+        async with budget.lane() as lane:
+            items = [item async for item in paginator_for(site, lane, prefetch=total > 1).pages()]
+            assert lane.held == 0
+        *handed_on, end = items
+        assert all(isinstance(page, Page) for page in handed_on) and not isinstance(end, Page)
+        return site, [page for page in handed_on if isinstance(page, Page)], end
+
+    synced = await clock.run(asyncio.gather(*(one(site) for site in sites)))
+    assert await free_slots(budget) == total
+    return list(synced)
+
+
+def paginator_for(site: QuietSite, lane: Lane, *, prefetch: bool) -> Paginator:
+    return Paginator(site.fetch, lane, site.start, origin=ORIGIN, max_pages=1000, prefetch=prefetch)
+
+
+@pytest.mark.parametrize("ahead", AHEAD.values(), ids=AHEAD.keys())
+@pytest.mark.parametrize("share", SHARES)
+async def test_a_page_without_a_next_link_before_pages_with_locations_fails_the_site(
+    clock: FakeClock, share: str, ahead: Ahead | None
+) -> None:
+    """Page 3 of 10 has no next link and nothing proves it is the last; page 4 holds locations. Whatever the
+    concurrency, the site's share of the budget, or how the page fetched ahead answered (after a long Retry-After,
+    after retries, or refused for a moment), the site does not end green at page 3: its end names page 3 and the page
+    after it, and the next sync reads again from page 2."""
+    for site, pages, end in await sync_quiet_sites(clock, share, ahead, pages=10):
+        assert [page.data for page in pages] == [[f"{site.start.query['site']}{n}"] for n in (1, 2, 3)]
+        assert isinstance(end, EndNotBelieved)
+        assert f"page 3 ({pages[2].url})" in end.reason
+        assert f"{with_page_number(site.start, 4)}, the page after it, holds 1 other locations" in end.reason
+        assert (end.page_url, end.rereads) == (pages[1].url, 2)
+        assert QUIET + 1 in site.answered  # its final outcome decided
+
+
+@pytest.mark.parametrize("past_the_end", ["404", "empty"])
+@pytest.mark.parametrize("ahead", AHEAD.values(), ids=AHEAD.keys())
+@pytest.mark.parametrize("share", SHARES)
+async def test_a_page_without_a_next_link_that_is_the_last_finishes_the_site(
+    clock: FakeClock, share: str, ahead: Ahead | None, past_the_end: str
+) -> None:
+    """The same, but the site has 3 pages: the page after the last is refused (404) or empty, and the site finishes,
+    whatever the concurrency, the share or the timing. Nothing past the end is handed on."""
+    for site, pages, end in await sync_quiet_sites(clock, share, ahead, pages=QUIET, past_the_end=past_the_end):
+        assert [page.data for page in pages] == [[f"{site.start.query['site']}{n}"] for n in (1, 2, 3)]
+        assert end == Finished()
+        assert QUIET + 1 in site.requests  # asked about, never handed on
+
+
+async def test_a_page_after_the_quiet_one_that_cannot_be_fetched_fails_the_site_with_its_error(
+    clock: FakeClock,
+) -> None:
+    """The page after a page without a next link fails for good (retries exhausted): the end cannot be told, so the
+    site fails with that error, after page 3 was handed on."""
+
+    class Down(QuietSite):
+        async def fetch(self, url: URL) -> Page:
+            if page_number(url) == QUIET + 1:
+                raise RetriesExhausted(f"giving up on {url}", last_error=TransientError("HTTP 503"))
+            return await super().fetch(url)
+
+    site = Down("q", 10, None)
+    handed_on: list[Page | End] = []
+
+    async def consume() -> None:
+        async with lane_of(Budget(4)) as lane:
+            async for item in paginator_for(site, lane, prefetch=True).pages():
+                handed_on.append(item)
+
+    with pytest.raises(RetriesExhausted, match=r"giving up on .*page%5Bnumber%5D=4"):
+        await clock.run(consume())
+    assert [item.data for item in handed_on if isinstance(item, Page)] == [["q1"], ["q2"], ["q3"]]
+    assert all(isinstance(item, Page) for item in handed_on)
 
 
 # ------------------------------------------------------------------------------------------------ following links
