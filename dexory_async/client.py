@@ -17,7 +17,7 @@ from .errors import RetriesExhausted, TransientError
 from .links import first_page_url, link_identity, with_key
 from .page import Page
 from .redaction import excerpt, redact
-from .retry import error_for_status, parse_retry_after, retry_waits
+from .retry import Patience, error_for_status, parse_retry_after
 from .throttle import Throttle
 
 logger = logging.getLogger(__name__)
@@ -34,8 +34,10 @@ class RequestCounters:
 
 
 def open_session(settings: Settings) -> aiohttp.ClientSession:
-    """The one session of a sync, for every site: pooled keep-alive connections, a timeout per request."""
-    connector = aiohttp.TCPConnector(limit=settings.concurrency, limit_per_host=settings.concurrency)
+    """The one session of a sync, for every site: pooled keep-alive connections, a timeout per request. The pool is
+    not a second budget: a request that waits long steps out of the shared budget, and must not keep its connection
+    from the sites that go on (the budget and the sites' lanes bound the connections)."""
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
     timeout = aiohttp.ClientTimeout(total=settings.request_timeout_seconds)
     return aiohttp.ClientSession(connector=connector, timeout=timeout, raise_for_status=False)
 
@@ -93,25 +95,38 @@ class DexoryClient:
         self._throttle = throttle
         self._first_page = link_identity(first_page_url(settings, site))
         self.counters = RequestCounters()
-        self._fetch_with_retries = backoff.on_exception(
-            retry_waits,  # type: ignore[arg-type]  # backoff's stub says wait generators are sent None; it sends the error
-            TransientError,
-            max_tries=settings.max_retries + 1,
-            jitter=None,
-            on_backoff=self._on_backoff,
-            logger=None,  # _on_backoff logs each retry once, in our words
-            base_delay=settings.base_retry_delay,
-        )(self._fetch_once)
 
     async def fetch(self, url: URL) -> Page:
         """GET one page (`url` has no key), retrying transient failures; permanent ones raise at once."""
+        patience = self._patience()
+        retrying = backoff.on_exception(
+            patience.waits,  # type: ignore[arg-type]  # backoff's stub says wait generators are sent None; it sends the error
+            TransientError,
+            max_tries=None,
+            giveup=patience.exhausted_by,  # type: ignore[arg-type]  # only ever given the TransientErrors it retries
+            jitter=None,
+            on_backoff=lambda details: self._on_backoff(details, patience),
+            logger=None,  # _on_backoff logs each retry once, in our words
+        )(self._fetch_once)
         try:
-            page: Page = await self._fetch_with_retries(url)
+            page: Page = await retrying(url)
         except TransientError as error:
-            attempts = self._settings.max_retries + 1
-            message = f"giving up on {url} after {attempts} attempts; last error: {error}"
+            message = f"giving up on {url} after {patience.attempts} attempts; last error: {error}"
+            if error.rate_limited:
+                message += (
+                    f" (rate limited for {patience.rate_limited_seconds:.0f} s; rate_limit_patience_seconds is "
+                    f"{self._settings.rate_limit_patience_seconds:g})"
+                )
             raise RetriesExhausted(message, last_error=error) from None
         return page
+
+    def _patience(self) -> Patience:
+        settings = self._settings
+        return Patience(
+            base_delay=settings.base_retry_delay,
+            max_retries=settings.max_retries,
+            rate_limit_seconds=settings.rate_limit_patience_seconds,
+        )
 
     async def _fetch_once(self, url: URL) -> Page:
         failure: TransientError | None = None
@@ -145,18 +160,16 @@ class DexoryClient:
     def _redact(self, text: str) -> str:
         return redact(text, self._site.api_key)
 
-    def _on_backoff(self, details: Any) -> None:
+    def _on_backoff(self, details: Any, patience: Patience) -> None:
         error: TransientError = details["exception"]
         wait: float = details["wait"]
         self.counters.retries += 1
         if error.rate_limited:
             self._throttle.rate_limited(wait)
+            budget = self._settings.rate_limit_patience_seconds
+            left = f"{patience.rate_limited_seconds:.0f} of {budget:g} s of rate-limit patience used"
+        else:
+            left = f"retry {patience.failures} of {self._settings.max_retries}"
         logger.warning(
-            "site %r: %s failed: %s; retry %d of %d in %.1fs",
-            self._site.name,
-            details["args"][0],
-            error,
-            details["tries"],
-            self._settings.max_retries,
-            wait,
+            "site %r: %s failed: %s; %s; next try in %.1fs", self._site.name, details["args"][0], error, left, wait
         )
