@@ -1257,3 +1257,69 @@ async def test_a_lane_cancelled_while_waiting_for_a_slot_takes_none() -> None:
         assert all(request.url.query["site"] == "a" for request in api.requests)
         await run(api, site_a)
         assert labels(site_a.pages) == [f"a{n}" for n in range(1, 7)]
+
+
+# ------------------------------------------------------------------------------------- sites that wait beside others
+
+HEALTHY_PAGES = 200  # 20 s alone, as a site of 200,000 locations at 1,000 a page
+
+
+class Served:
+    """A site of numbered pages with a links.last; every request takes LATENCY, except the first page's, which takes
+    `first_wait` (a server that never answers, or a rate-limit storm ridden out by the client's retries)."""
+
+    def __init__(self, site: str, pages: int, first_wait: float = 0.0) -> None:
+        self.start = START.update_query(site=site)
+        self._pages = pages
+        self._first_wait = first_wait
+        self.done_at: float | None = None
+
+    async def fetch(self, url: URL) -> Page:
+        number = page_number(url) or 1
+        await asyncio.sleep(LATENCY + (self._first_wait if number == 1 else 0.0))
+        links = {
+            "next": str(with_page_number(self.start, number + 1)) if number < self._pages else None,
+            "last": str(with_page_number(self.start, self._pages)),
+        }
+        return Page(site=url.query["site"], url=url, data=[number], links=links, size_bytes=1)
+
+
+async def healthy_finish(clock: FakeClock, healthy: int, sick: list[float], *, total: int) -> float:
+    """Fake seconds until `healthy` sites are synced on one Budget(`total`), beside sick sites (each waiting that long
+    for its first page) that asked for their first page before them."""
+    budget = Budget(total)
+    start = clock.now
+    sites = [Served(f"sick{n}", 3, wait) for n, wait in enumerate(sick)]
+    sites += [Served(f"well{n}", HEALTHY_PAGES) for n in range(healthy)]
+
+    async def one(site: Served) -> None:
+        async with budget.lane() as lane:
+            paginator = Paginator(site.fetch, lane, site.start, origin=ORIGIN, max_pages=1000, prefetch=total > 1)
+            async for _ in paginator.pages():
+                pass
+        site.done_at = clock.now
+
+    syncs = [asyncio.ensure_future(one(site)) for site in sites]
+    await clock.run(asyncio.gather(*syncs[len(sick) :]))
+    for sync in syncs[: len(sick)]:
+        sync.cancel()
+    await asyncio.gather(*syncs, return_exceptions=True)
+    assert await free_slots(budget) == total
+    return max(site.done_at or 0.0 for site in sites[len(sick) :]) - start
+
+
+SICK = {"a server that never answers": 3600.0, "a 60 s rate-limit storm": 60.0}
+
+
+@pytest.mark.parametrize("wait", SICK.values(), ids=SICK.keys())
+async def test_healthy_sites_beside_as_many_waiting_sites_as_slots_finish_nearly_as_fast_as_alone(
+    clock: FakeClock, wait: float
+) -> None:
+    """4 sites whose first page waits (a request outstanding for long, retries sleeping out a storm) and 4 healthy
+    sites on a budget of 4: the waiting requests hand their places to the healthy sites, which finish within 1.25
+    times their time alone."""
+    alone = await healthy_finish(clock, 4, [], total=4)
+    beside = await healthy_finish(clock, 4, [wait] * 4, total=4)
+
+    assert alone == pytest.approx(HEALTHY_PAGES * LATENCY, rel=0.2)
+    assert beside <= 1.25 * alone
