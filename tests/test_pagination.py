@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from dexory_async.budget import Budget, Lane
+from dexory_async.budget import PATIENCE_FLOOR_SECONDS, Budget, Lane
 from dexory_async.errors import PageRejected, RetriesExhausted, TransientError
 from dexory_async.links import link_identity, page_number, same_origin, with_page_number
 from dexory_async.page import End, EndNotBelieved, Finished, LinkRefused, Page, StoppedAtMaxPages
@@ -1257,6 +1257,54 @@ async def test_a_lane_cancelled_while_waiting_for_a_slot_takes_none() -> None:
         assert all(request.url.query["site"] == "a" for request in api.requests)
         await run(api, site_a)
         assert labels(site_a.pages) == [f"a{n}" for n in range(1, 7)]
+
+
+def test_the_budgets_patience_follows_how_long_pages_take_lately() -> None:
+    """On a slow API every request would count as waiting if patience were fixed: it is a few times the recent pages'
+    median, so one stalled request among many quick ones does not move it, and a run of slow pages does."""
+    budget = Budget(4)
+    quick = budget.patience()
+    for _ in range(40):
+        budget.record_page_time(0.05)
+    budget.record_page_time(600.0)
+    assert budget.patience() == quick
+    for _ in range(60):
+        budget.record_page_time(3.0)
+    assert budget.patience() > 3.0 * 2
+
+
+async def test_a_request_outstanding_past_the_budgets_patience_lets_another_site_fetch(clock: FakeClock) -> None:
+    """Budget(1): site a's request is outstanding and site b waits for the only slot. Once a's request has waited past
+    the budget's patience, b's request starts; a's page, when it arrives, waits its turn for a place before it is
+    handed on, so the budget still bounds the pages held."""
+    api, a, b = two_sites(3)
+    budget = Budget(1)
+    async with budget.lane() as lane_a, budget.lane() as lane_b:
+        site_a = Consumer(paginator(api, lane_a, start=a, prefetch=False))
+        site_b = Consumer(paginator(api, lane_b, start=b, prefetch=False))
+        site_a.ask()
+        await settle()
+        site_b.ask()
+        await settle()
+        assert labels(api.requests) == ["a1"]
+
+        clock.now += PATIENCE_FLOOR_SECONDS
+        await settle()
+        assert labels(api.requests) == ["a1", "b1"]
+
+        api.answer(api.request_for("a1"))
+        await settle()
+        assert site_a.waiting  # its page is in, but b holds the only place
+        api.answer(api.request_for("b1"))
+        await settle()
+        assert site_b.received() == "b1"
+        site_b.ask()  # b hands b1 on: its place goes to a, which was first in line
+        await settle()
+        assert site_a.received() == "a1"
+        assert labels(api.requests) == ["a1", "b1"]  # b waits for a place for b2
+        for site in (site_a, site_b):
+            await site.stop()
+    assert await free_slots(budget) == 1
 
 
 # ------------------------------------------------------------------------------------- sites that wait beside others
