@@ -73,7 +73,7 @@ class Paginator:
             while True:
                 if window:  # the slot of the page just handed on: top the window up before waiting
                     await self._fetch_ahead(window, url)
-                fetched, slot = await window.head(url)
+                fetched, slot = await window.take(url)
                 try:
                     trail = self._trail()
                     page = placed(fetched, self._emitted + 1)
@@ -86,7 +86,7 @@ class Paginator:
                 finally:
                     slot.give()
                 if isinstance(verdict, AskFollowing):
-                    verdict = judge_following(page, await window.outcome(verdict.url), trail)
+                    verdict = judge_following(page, await window.fetch_final(verdict.url), trail)
                 end = self._end(page, verdict)
                 if end is not None:
                     await window.discard()
@@ -173,10 +173,10 @@ class _Window:
     def starts_at(self, url: URL) -> bool:
         return not self._requests or next(iter(self._requests)) == link_identity(url)
 
-    async def head(self, url: URL) -> tuple[Page, Slot]:
-        """The page at `url` with its slot: fetched ahead already, or fetched now."""
+    async def take(self, url: URL) -> tuple[Page, Slot]:
+        """Take the page at `url` out of the window, with its slot: fetched ahead already, or fetched now."""
         request = self._requests.pop(link_identity(url), None)
-        task, slot = request if request is not None else await self._start(url)
+        task, slot = request if request is not None else await self._request(url)
         try:
             return await task, slot
         except BaseException:
@@ -192,10 +192,10 @@ class _Window:
             slot = await self._lane.try_take()
             if slot is None:
                 return
-            self._requests[identity] = (asyncio.ensure_future(self._fetched(url, slot)), slot)
+            self._requests[identity] = (asyncio.ensure_future(self._fetch_in(slot, url)), slot)
 
-    async def outcome(self, url: URL) -> Page | None:
-        """The final outcome of the page at `url`, the only request still wanted: the page, or None when the API
+    async def fetch_final(self, url: URL) -> Page | None:
+        """Fetch the final outcome of the page at `url`, dropping every other request: the page, or None when the API
         refused it (a 404 or 400 past the end). An answer fetched ahead counts; a failure fetched ahead does not (it
         might have been a moment's), so the page is asked for again, and any other failure is raised."""
         ahead = self._requests.pop(link_identity(url), None)
@@ -208,7 +208,7 @@ class _Window:
                 pass
             finally:
                 slot.give()
-        task, slot = await self._start(url)
+        task, slot = await self._request(url)
         try:
             return await task
         except PageRejected:
@@ -228,9 +228,9 @@ class _Window:
             for _, slot in requests:
                 slot.give()
 
-    async def _start(self, url: URL) -> tuple[asyncio.Task[Page], Slot]:
+    async def _request(self, url: URL) -> tuple[asyncio.Task[Page], Slot]:
         slot = await self._lane.take()
-        return asyncio.ensure_future(self._fetched(url, slot)), slot
+        return asyncio.ensure_future(self._fetch_in(slot, url)), slot
 
-    async def _fetched(self, url: URL, slot: Slot) -> Page:
+    async def _fetch_in(self, slot: Slot, url: URL) -> Page:
         return await slot.fetch(self._fetch(url))
