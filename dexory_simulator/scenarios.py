@@ -31,13 +31,14 @@ class SickSites:
 
 
 def beside_sick_sites(
-    healthy: int, sick: int, *, locations: int, sickness: Sickness = "hanging", **options: Any
+    healthy: int, sick: int, *, locations: int, sickness: Sickness = "hanging", shared_key: bool = False, **options: Any
 ) -> SickSites:
-    """`sick` sick sites, then `healthy` healthy ones, each with `locations` locations and a key of its own."""
+    """`sick` sick sites, then `healthy` healthy ones, each with `locations` locations, and a key of its own unless
+    `shared_key` (one key for every site, as many connections are configured)."""
     sick_names = tuple(f"sick-{n}" for n in range(1, sick + 1))
     healthy_names = tuple(f"healthy-{n}" for n in range(1, healthy + 1))
     specs = [
-        SiteSpec(name, f"key-{name}", locations, seed)
+        SiteSpec(name, "key-shared" if shared_key else f"key-{name}", locations, seed)
         for seed, name in enumerate((*sick_names, *healthy_names), start=71)
     ]
     faults = FaultPlan.parse([f"{name}/1:{_FAULTS[sickness]}" for name in sick_names])

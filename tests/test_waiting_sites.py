@@ -7,6 +7,8 @@ hanging site's request even times out.
 
 from __future__ import annotations
 
+import pytest
+
 from dexory_async.errors import RetriesExhausted
 from dexory_async.extractor import Failed, SiteEnded
 from dexory_async.page import Finished
@@ -18,8 +20,9 @@ from tests.extraction import run_extract
 TIMEOUT = 6.0
 
 
-async def test_healthy_sites_finish_before_hanging_sites_as_many_as_the_slots_even_time_out() -> None:
-    scenario = beside_sick_sites(4, 4, locations=1_000, sickness="hanging", latency_ms=5)
+@pytest.mark.parametrize("shared_key", [False, True], ids=["a key per site", "one key for every site"])
+async def test_healthy_sites_finish_before_hanging_sites_as_many_as_the_slots_even_time_out(shared_key: bool) -> None:
+    scenario = beside_sick_sites(4, 4, locations=1_000, sickness="hanging", shared_key=shared_key, latency_ms=5)
     with serve_in_thread(scenario.config) as simulator:
         names = [*scenario.sick, *scenario.healthy]
         settings = settings_for(simulator, sites=names, concurrency=4, max_retries=0, request_timeout_seconds=TIMEOUT)
