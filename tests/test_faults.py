@@ -359,7 +359,6 @@ EXHAUSTED = {
     "stall@*": ("TimeoutError", 1),
     "reset@*": ("ServerDisconnectedError", 2),  # aiohttp's own immediate resend, see TRANSIENT
     "not_json@*": ("not valid JSON", 1),
-    "retry_after=0@*": ("HTTP 429", 1),
 }
 
 

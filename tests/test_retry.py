@@ -1,4 +1,5 @@
-"""The retry policy: backoff's wait generator, Retry-After parsing, and what each HTTP status stands for."""
+"""The retry policy: its waits and when it gives up (in attempts, and in time for 429s), Retry-After parsing, and what
+each HTTP status stands for; then a rate-limit storm through the client, against the simulator."""
 
 from __future__ import annotations
 
@@ -17,10 +18,14 @@ from dexory_async.errors import (
     DexoryError,
     PageRejected,
     RequestFailed,
+    RetriesExhausted,
     SiteNotFound,
     TransientError,
 )
 from dexory_async.retry import RETRY_AFTER_CAP_SECONDS, Patience, error_for_status, parse_retry_after
+from dexory_simulator import FaultPlan, Simulator, SimulatorConfig
+from tests.conftest import TEST_KEY, settings_for
+from tests.extraction import assert_exactly_ground_truth, run_extract
 
 # ------------------------------------------------------------------------------------------------------- Patience
 
@@ -319,3 +324,26 @@ def test_other_4xx_on_the_first_page_fail_with_status_site_and_excerpt(status: i
 def test_every_error_is_a_dexory_error(first_page: bool) -> None:
     for status in (301, 400, 401, 403, 404, 429, 500):
         assert isinstance(status_error(status, first_page=first_page), DexoryError)
+
+
+# ---------------------------------------------------------------------------------------------- through the client
+
+
+async def test_a_rate_limit_storm_longer_than_max_retries_is_ridden_out() -> None:
+    """Six 429s in a row on page 2 with max_retries 1: the retries after a 429 do not count against it, and the
+    site lands every row."""
+    faults = FaultPlan.parse(["2:retry_after=0.2@1-6"])
+    async with Simulator(SimulatorConfig(locations=300, seed=3, api_key=TEST_KEY, faults=faults)) as simulator:
+        run = await run_extract(settings_for(simulator, max_retries=1))
+    assert_exactly_ground_truth(simulator, run)
+    assert run.requests.retries == 6
+
+
+async def test_a_rate_limit_storm_past_the_patience_fails_the_site_saying_which_setting() -> None:
+    faults = FaultPlan.parse(["2:retry_after=0.2@*"])
+    async with Simulator(SimulatorConfig(locations=300, seed=3, api_key=TEST_KEY, faults=faults)) as simulator:
+        run = await run_extract(settings_for(simulator, max_retries=1, rate_limit_patience_seconds=1))
+    error = run.error
+    assert isinstance(error, RetriesExhausted)
+    assert "after 6 attempts" in str(error)  # five waits of 0.2 s fit in 1 s, a sixth would not
+    assert "rate limited for 1 s; rate_limit_patience_seconds is 1" in str(error)
