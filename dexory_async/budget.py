@@ -33,7 +33,7 @@ class Budget:
         self.total = total
         self.slots = asyncio.Semaphore(total)
         self._lanes = 0
-        self._recent: deque[float] = deque(maxlen=RECENT_PAGES)  # seconds each recent page took, answered in place
+        self._recent: deque[float] = deque(maxlen=RECENT_PAGES)  # seconds each recent page took, retries included
 
     @asynccontextmanager
     async def lane(self, cap: Callable[[], int] | None = None) -> AsyncIterator[Lane]:
@@ -54,7 +54,7 @@ class Budget:
         return max(PATIENCE_FLOOR_SECONDS, PATIENCE_FACTOR * statistics.median(self._recent))
 
     def record_page_time(self, seconds: float) -> None:
-        """Note how long a page took that was answered without waiting."""
+        """Note how long a page took, so that on an API slow throughout, its pages do not all count as waiting."""
         self._recent.append(seconds)
 
 
@@ -102,8 +102,7 @@ class Slot:
             outcome = await request
         finally:
             timer.cancel()
-        if self.in_budget:
-            self._budget.record_page_time(loop.time() - started)
+        self._budget.record_page_time(loop.time() - started)
         await self.step_in()
         return outcome
 
