@@ -166,10 +166,8 @@ class DexoryClient:
         self.counters.retries += 1
         if error.rate_limited:
             self._throttle.rate_limited(wait)
-            budget = self._settings.rate_limit_patience_seconds
-            left = f"{patience.rate_limited_seconds:.0f} of {budget:g} s of rate-limit patience used"
+            used = f"{patience.rate_limited_seconds:.0f} of {self._settings.rate_limit_patience_seconds:g} s"
+            retry = f"rate limited ({used} of rate_limit_patience_seconds used); retry"
         else:
-            left = f"retry {patience.failures} of {self._settings.max_retries}"
-        logger.warning(
-            "site %r: %s failed: %s; %s; next try in %.1fs", self._site.name, details["args"][0], error, left, wait
-        )
+            retry = f"retry {patience.failures} of {self._settings.max_retries}"
+        logger.warning("site %r: %s failed: %s; %s in %.1fs", self._site.name, details["args"][0], error, retry, wait)
