@@ -31,9 +31,9 @@ from tests.extraction import assert_exactly_ground_truth, run_extract
 
 
 def patience(
-    base_delay: float = 2.0, *, max_retries: int = 3, rate_limit_seconds: float = 300.0, **kw: float
+    base_delay: float = 2.0, *, max_retries: int = 3, rate_limit_seconds: float = 300.0, cap: float = 300.0
 ) -> Patience:
-    return Patience(base_delay=base_delay, max_retries=max_retries, rate_limit_seconds=rate_limit_seconds, **kw)
+    return Patience(base_delay=base_delay, max_retries=max_retries, rate_limit_seconds=rate_limit_seconds, cap=cap)
 
 
 def primed(policy: Patience) -> Generator[float, TransientError, None]:
