@@ -16,6 +16,7 @@ import re
 import resource
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -23,10 +24,13 @@ import orjson
 from yarl import URL
 
 from dexory_async.config import LIST_SEPARATOR, SITE_API_KEY, SITE_NAME, Settings, Site, parse_settings
+from dexory_async.delivered import DeliveredKeys
 from dexory_async.extractor import Item, SiteStart, extract
 from dexory_async.flatten import flatten_locations
 from dexory_async.links import first_page_url, resolve_link, with_key
 from dexory_async.page import Page
+
+ROUND = datetime.now(UTC)  # the sync round every row of this run carries
 
 
 @dataclass
@@ -83,7 +87,8 @@ async def run_extractor(settings: Settings) -> Tally:
         if isinstance(item, Page):
             tally.count(len(item.rows.locations), len(item.rows.objects), item.size_bytes)
 
-    starts = {site.name: SiteStart(first_page_url(settings, site), resumed=False) for site in settings.sites}
+    started_at = datetime.now(UTC)
+    starts = {site.name: SiteStart(first_page_url(settings, site), False, started_at) for site in settings.sites}
     started = time.perf_counter()
     await extract(settings, starts, emit)
     tally.seconds = time.perf_counter() - started
@@ -110,7 +115,7 @@ def parse_from_memory(bodies: list[tuple[Site, bytes]]) -> Tally:
     tally = Tally()
     started = time.perf_counter()
     for site, body in bodies:
-        rows = flatten_locations(site.name, orjson.loads(body)["data"])
+        rows = flatten_locations(site.name, ROUND, orjson.loads(body)["data"], DeliveredKeys())
         tally.count(len(rows.locations), len(rows.objects), len(body))
     tally.seconds = time.perf_counter() - started
     return tally

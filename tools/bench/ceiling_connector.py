@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,10 @@ from typing import Any
 from fivetran_connector_sdk import Connector
 from yarl import URL
 
-from connector import Sync, schema, sync_context
+from connector import OperationsSink, Sync, schema, sync_context
 from dexory_async.client import RequestCounters
 from dexory_async.config import ConfigurationError, Settings, parse_settings
+from dexory_async.delivered import DeliveredKeys
 from dexory_async.extractor import Item, SiteEnded, SiteStart
 from dexory_async.flatten import FlatRows, flatten_locations
 from dexory_async.links import with_page_number
@@ -32,6 +34,8 @@ from dexory_async.page import Finished, Page
 from dexory_simulator.data import locations
 
 PLAN_FILE = "bench_ceiling.json"
+
+ROUND = datetime.now(UTC)  # the sync round every row of this run carries
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,10 @@ class Plan:
 def flatten_site(site: SitePlan, page_size: int) -> list[FlatRows]:
     """The rows of each page of `site`, as the extractor flattens the pages the simulator serves."""
     return [
-        flatten_locations(site.name, list(locations(site.seed, start, min(start + page_size, site.locations))))
+        flatten_locations(
+            site.name, ROUND, list(locations(site.seed, start, min(start + page_size, site.locations))), keys
+        )
+        for keys in [DeliveredKeys()]
         for start in range(0, site.locations, page_size)
     ]
 
@@ -110,7 +117,7 @@ def sync_from_memory(
     """What `Sync.run()` does, with the pages coming from memory instead of the extractor thread."""
     if set(rows) != set(settings.site_names):
         raise ConfigurationError(f"site_name {settings.site_names} is not the plan's sites {sorted(rows)}")
-    sync = Sync(settings, state, write_logs=write_logs)
+    sync = Sync(settings, state, OperationsSink(), write_logs=write_logs)
     sync.consume(pages_from_memory(rows, sync.ledger.starts()))
     sync.finish()
 
@@ -118,7 +125,7 @@ def sync_from_memory(
 def update(configuration: dict[str, Any], state: dict[str, Any]) -> None:
     if PAGE_ROWS is None:
         raise RuntimeError(f"no {PLAN_FILE} beside {__file__}: stage this module with `tools.bench`")
-    with sync_context(configuration) as write_logs:
+    with sync_context(configuration, OperationsSink()) as write_logs:
         sync_from_memory(parse_settings(configuration), state, PAGE_ROWS, write_logs)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from fivetran_connector_sdk import Connector
 
-from connector import Sync, schema, sync_context
+from connector import OperationsSink, Sync, schema, sync_context
 from dexory_async.config import parse_settings
 from dexory_async.extractor import Item
 from dexory_async.flatten import FlatRows
@@ -57,8 +57,9 @@ class OldRowFormSync(Sync):
 
 def update(configuration: dict[str, Any], state: dict[str, Any]) -> None:
     """The real connector's `update()`, with the old row form."""
-    with sync_context(configuration) as write_logs:
-        OldRowFormSync(parse_settings(configuration), state, write_logs=write_logs).run()
+    sink = OperationsSink()
+    with sync_context(configuration, sink) as write_logs:
+        OldRowFormSync(parse_settings(configuration), state, sink, write_logs=write_logs).run()
 
 
 connector = Connector(update=update, schema=schema)
