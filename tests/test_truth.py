@@ -72,12 +72,11 @@ def test_after_the_api_changes_each_current_snapshot_is_exact_and_history_is_kep
 def test_a_failed_round_and_a_killed_one_leave_the_previous_snapshot_whole(tmp_path: Path, home: Path) -> None:
     project = stage_project(tmp_path / "project")
     database = project / "files" / "warehouse.db"
-    config = SimulatorConfig.of_sites(SITES, latency_ms=150)
+    config = SimulatorConfig.of_sites(SITES, latency_ms=80)
     with serve_in_thread(config) as simulator:
-        names = [spec.name for spec in SITES]  # one page at a time, a checkpoint after every page
-        write_configuration(
-            project, configuration_for(simulator, sites=names, concurrency=1, page_size=50, checkpoint_max_rows=1)
-        )
+        names = [spec.name for spec in SITES]
+        one_page_at_a_time = configuration_for(simulator, sites=names, concurrency=1, page_size=50)
+        write_configuration(project, one_page_at_a_time)
         sync(project, home)
         first = serving(simulator)
 
@@ -90,12 +89,14 @@ def test_a_failed_round_and_a_killed_one_leave_the_previous_snapshot_whole(tmp_p
         assert ("south", "failed") in statuses and ("north", "complete") in statuses
 
         simulator.revoke_key_after("south", None)  # the key works again; this sync is killed mid-round
+        write_configuration(project, {**one_page_at_a_time, "checkpoint_max_rows": "1"})  # saved after every page
         debug = StreamedDebug(project, home)
         assert wait_until(lambda: site_state(project, "south").get("pages", 0) >= 4, timeout=120), debug.output
         debug.kill()
         assert "cursor" in site_state(project, "south")  # killed in the middle of the round
         assert_still_whole(database, first["south"], "south")
 
+        write_configuration(project, one_page_at_a_time)
         sync(project, home)  # resumes the same round and completes it: a location served twice across the kill
         assert_current_is(database, serving(simulator))  # is current in its later copy alone
 
