@@ -32,9 +32,9 @@ from dexory_async.config import (
     expected_form,
     parse_settings,
 )
-from dexory_async.extractor import Item
 from dexory_async.gc_policy import fewer_gc_passes
 from dexory_async.ledger import SyncLedger
+from dexory_async.messages import Item
 from dexory_async.page import Page
 from dexory_async.probe import check_connection
 from dexory_async.redaction import redact_all

@@ -1,4 +1,4 @@
-"""The retry policy: which answers are worth retrying, how long to wait before each retry, and when to give up.
+"""The retry policy: how long to wait before each retry, and when to give up; and Retry-After read as seconds.
 
 A request is patient in attempts for transient failures (`max_retries` retries, waits doubling from
 `base_retry_delay`), and in time for rate limiting: a 429 is retried after the server's Retry-After for as long as the
@@ -12,9 +12,7 @@ import email.utils
 import time
 from collections.abc import Generator
 
-from yarl import URL
-
-from .errors import ApiKeyRejected, DexoryError, PageRejected, RequestFailed, SiteNotFound, TransientError
+from .errors import RateLimited, TransientError
 
 RETRY_AFTER_CAP_SECONDS = 300.0
 
@@ -37,14 +35,14 @@ class Patience:
     def wait_after(self, error: TransientError) -> float:
         """Seconds to wait before retrying after `error`. A 429 waits what its Retry-After says; anything else waits
         `base_delay * 2**n`, or its Retry-After when longer (a Retry-After of 0 or in the past never shortens it)."""
-        if error.rate_limited and error.retry_after:
+        if isinstance(error, RateLimited) and error.retry_after:
             return min(error.retry_after, self._cap)
-        doubled = self._unannounced if error.rate_limited else self.failures
+        doubled = self._unannounced if isinstance(error, RateLimited) else self.failures
         return min(max(self._base_delay * 2.0**doubled, error.retry_after or 0.0), self._cap)
 
     def exhausted_by(self, error: TransientError) -> bool:
         """Whether to give up rather than retry after `error`."""
-        if error.rate_limited:
+        if isinstance(error, RateLimited):
             return self.rate_limited_seconds + self.wait_after(error) > self._rate_limit_seconds
         return self.failures >= self._max_retries
 
@@ -54,7 +52,7 @@ class Patience:
         error = yield  # type: ignore[misc]
         while True:
             wait = self.wait_after(error)
-            if error.rate_limited:
+            if isinstance(error, RateLimited):
                 self.rate_limited += 1
                 self._unannounced += not error.retry_after
                 self.rate_limited_seconds += wait
@@ -81,24 +79,3 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except (TypeError, ValueError, OverflowError):  # overflow: an absurd zone offset
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def error_for_status(
-    status: int, site: str, url: URL, excerpt: str, retry_after: float | None, *, first_page: bool
-) -> DexoryError:
-    """The error an HTTP answer other than 200 stands for: transient ones are retried, the rest fail fast.
-
-    Only a 404 on a site's first page means the site is unknown; on a later page it means that page is gone."""
-    if status == 429:
-        return TransientError("HTTP 429 Too Many Requests", retry_after=retry_after, rate_limited=True)
-    if status >= 500 or status == 408:
-        return TransientError(f"HTTP {status} from the server", retry_after=retry_after)
-    if status in (401, 403):
-        return ApiKeyRejected(f"the API key was rejected for site {site!r} (HTTP {status}): check site_api_key")
-    if status == 404 and first_page:
-        return SiteNotFound(f"site {site!r} not found (HTTP 404): check site_name (and customer, base_url)")
-    if 300 <= status < 400:
-        return RequestFailed(f"unexpected redirect (HTTP {status}); redirects are not followed so the key stays put")
-    if first_page:
-        return RequestFailed(f"HTTP {status} from the API for the first page of site {site!r}: {excerpt}")
-    return PageRejected(f"the API refused page {url} of site {site!r} (HTTP {status}): {excerpt}")

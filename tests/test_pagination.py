@@ -20,11 +20,11 @@ import pytest
 from yarl import URL
 
 from dexory_async.budget import PATIENCE_FLOOR_SECONDS, Budget, Lane
-from dexory_async.errors import PageRejected, RetriesExhausted, TransientError
+from dexory_async.errors import PageRejected, RetriesExhausted, ServerError
 from dexory_async.links import link_identity, page_number, same_origin, with_page_number
 from dexory_async.page import End, EndNotBelieved, Finished, LinkRefused, Page, StoppedAtMaxPages
 from dexory_async.pagination import Paginator
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, settle
 
 ORIGIN = URL("https://api.example.test")
 ENDPOINT = "https://api.example.test/customer-api/v1/locations"
@@ -170,13 +170,6 @@ def restyle(entries: list[Entry], style: str) -> list[Entry]:
 
 
 # ------------------------------------------------------------------------------------------- driving the paginator
-
-
-async def settle() -> None:
-    """Let every task that can run, run, until the paginator waits on the fake (or the test) again. No clock: the
-    fake answers nothing by itself, so a few turns of the event loop always suffice."""
-    for _ in range(30):
-        await asyncio.sleep(0)
 
 
 Pick = Callable[[list[Request]], Request]
@@ -697,7 +690,7 @@ async def test_a_page_after_the_quiet_one_that_cannot_be_fetched_fails_the_site_
     class Down(QuietSite):
         async def fetch(self, url: URL) -> Page:
             if page_number(url) == QUIET + 1:
-                raise RetriesExhausted(f"giving up on {url}", last_error=TransientError("HTTP 503"))
+                raise RetriesExhausted(f"giving up on {url}", last_error=ServerError("HTTP 503"))
             return await super().fetch(url)
 
     site = Down("q", 10, None)

@@ -1,30 +1,21 @@
-"""The retry policy: its waits and when it gives up (in attempts, and in time for 429s), Retry-After parsing, and what
-each HTTP status stands for; then a rate-limit storm through the client, against the simulator."""
+"""The retry policy: its waits and when it gives up (in attempts, and in time for 429s), and Retry-After parsing;
+then rate-limit storms through the client, over the in-memory simulator on a fake clock."""
 
 from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from types import SimpleNamespace
 
 import backoff
 import pytest
-from yarl import URL
 
 import dexory_async.retry as retry_module
-from dexory_async.errors import (
-    ApiKeyRejected,
-    DexoryError,
-    PageRejected,
-    RequestFailed,
-    RetriesExhausted,
-    SiteNotFound,
-    TransientError,
-)
-from dexory_async.retry import RETRY_AFTER_CAP_SECONDS, Patience, error_for_status, parse_retry_after
+from dexory_async.errors import RateLimited, RetriesExhausted, ServerError, TransientError
+from dexory_async.retry import RETRY_AFTER_CAP_SECONDS, Patience, parse_retry_after
 from dexory_simulator import FaultPlan, Simulator, SimulatorConfig
-from tests.conftest import TEST_KEY, settings_for
+from tests.conftest import TEST_KEY, FakeClock, in_memory, settings_for
 from tests.extraction import assert_exactly_ground_truth, run_extract
 
 # ------------------------------------------------------------------------------------------------------- Patience
@@ -43,17 +34,17 @@ def primed(policy: Patience) -> Generator[float, TransientError, None]:
     return waits
 
 
-def drive(base_delay: float, errors: list[TransientError], cap: float = RETRY_AFTER_CAP_SECONDS) -> list[float]:
+def drive(base_delay: float, errors: Sequence[TransientError], cap: float = RETRY_AFTER_CAP_SECONDS) -> list[float]:
     waits = primed(patience(base_delay, cap=cap))
     return [waits.send(error) for error in errors]
 
 
 def plain(n: int = 1) -> list[TransientError]:
-    return [TransientError("HTTP 503 from the server") for _ in range(n)]
+    return [ServerError("HTTP 503 from the server") for _ in range(n)]
 
 
 def rate_limited(retry_after: float | None, n: int = 1) -> list[TransientError]:
-    return [TransientError("HTTP 429", retry_after=retry_after, rate_limited=True) for _ in range(n)]
+    return [RateLimited("HTTP 429", retry_after=retry_after) for _ in range(n)]
 
 
 @pytest.mark.parametrize(("base_delay", "expected"), [(2.0, [2.0, 4.0, 8.0]), (1.0, [1.0, 2.0, 4.0, 8.0, 16.0, 32.0])])
@@ -82,20 +73,20 @@ def test_a_429_without_a_usable_retry_after_backs_off_on_its_own_count() -> None
 
 
 def test_a_longer_retry_after_on_another_failure_stretches_its_wait() -> None:
-    errors = [*plain(2), TransientError("503", retry_after=17.5), *plain(1)]
+    errors = [*plain(2), ServerError("503", retry_after=17.5), *plain(1)]
 
     assert drive(2.0, errors) == [2.0, 4.0, 17.5, 16.0]
 
 
 @pytest.mark.parametrize("retry_after", [0.0, 0.5, 1.99, None])
 def test_zero_or_shorter_retry_after_never_shortens_the_wait(retry_after: float | None) -> None:
-    errors = [TransientError("503", retry_after=retry_after) for _ in range(3)]
+    errors = [ServerError("503", retry_after=retry_after) for _ in range(3)]
 
     assert drive(2.0, errors) == [2.0, 4.0, 8.0]
 
 
 def test_absurd_retry_after_is_capped() -> None:
-    errors = [*rate_limited(86_400.0), TransientError("503", retry_after=float("inf"))]
+    errors = [*rate_limited(86_400.0), ServerError("503", retry_after=float("inf"))]
 
     assert drive(2.0, errors) == [RETRY_AFTER_CAP_SECONDS, RETRY_AFTER_CAP_SECONDS]
 
@@ -151,11 +142,11 @@ def test_backoff_library_uses_these_waits_and_gives_up_when_told(monkeypatch: py
     monkeypatch.setattr(time, "sleep", slept.append)
     failures = iter(
         [
-            TransientError("HTTP 503 from the server"),
-            TransientError("HTTP 429 Too Many Requests", retry_after=45.0, rate_limited=True),
-            TransientError("HTTP 502 from the server", retry_after=0.0),
-            TransientError("HTTP 504 from the server"),
-            TransientError("HTTP 500 from the server"),
+            ServerError("HTTP 503 from the server"),
+            RateLimited("HTTP 429 Too Many Requests", retry_after=45.0),
+            ServerError("HTTP 502 from the server", retry_after=0.0),
+            ServerError("HTTP 504 from the server"),
+            ServerError("HTTP 500 from the server"),
         ]
     )
     calls: list[int] = []
@@ -173,7 +164,7 @@ def test_backoff_library_uses_these_waits_and_gives_up_when_told(monkeypatch: py
         calls.append(1)
         raise next(failures)
 
-    with pytest.raises(TransientError, match="HTTP 500"):
+    with pytest.raises(ServerError, match="HTTP 500"):
         fetch()
     assert len(calls) == 5
     assert slept == [2.0, 45.0, 4.0, 8.0]
@@ -226,124 +217,28 @@ def test_absent_retry_after_is_none(raw: str | None) -> None:
     assert parse_retry_after(raw, now=NOW) is None
 
 
-# ---------------------------------------------------------------------------------------------------- error_for_status
-
-FIRST_PAGE = URL("https://api.example.test/customer-api/v1/locations?site=Warehouse+7&page%5Bsize%5D=100")
-LATER_PAGE = FIRST_PAGE.update_query({"page[number]": "12"})
-
-
-def status_error(status: int, excerpt: str = "", retry_after: float | None = None, *, first_page: bool) -> DexoryError:
-    url = FIRST_PAGE if first_page else LATER_PAGE
-    return error_for_status(status, "Warehouse 7", url, excerpt, retry_after, first_page=first_page)
-
-
-@pytest.mark.parametrize("first_page", [True, False])
-def test_429_is_transient_rate_limited_and_carries_retry_after(first_page: bool) -> None:
-    error = status_error(429, "slow down", 12.0, first_page=first_page)
-
-    assert type(error) is TransientError
-    assert error.rate_limited is True
-    assert error.retry_after == 12.0
-    assert "429" in str(error)
-
-
-def test_429_without_retry_after() -> None:
-    error = status_error(429, first_page=False)
-
-    assert isinstance(error, TransientError)
-    assert error.rate_limited is True
-    assert error.retry_after is None
-
-
-@pytest.mark.parametrize("first_page", [True, False])
-@pytest.mark.parametrize("status", [408, 500, 502, 503, 504, 599])
-def test_5xx_and_408_are_transient_not_rate_limited(status: int, first_page: bool) -> None:
-    error = status_error(status, "<html>bad gateway</html>", 7.0, first_page=first_page)
-
-    assert type(error) is TransientError
-    assert error.rate_limited is False
-    assert error.retry_after == 7.0
-    assert str(error) == f"HTTP {status} from the server"
-
-
-@pytest.mark.parametrize("first_page", [True, False])
-@pytest.mark.parametrize("status", [401, 403])
-def test_401_and_403_mean_the_key_was_rejected_for_the_site(status: int, first_page: bool) -> None:
-    error = status_error(status, "forbidden", first_page=first_page)
-
-    assert type(error) is ApiKeyRejected
-    message = str(error)
-    assert "the API key was rejected for site 'Warehouse 7'" in message
-    assert f"HTTP {status}" in message
-    assert "site_api_key" in message
-
-
-def test_404_on_a_sites_first_page_means_the_site_was_not_found() -> None:
-    error = status_error(404, "not found", first_page=True)
-
-    assert type(error) is SiteNotFound
-    assert "site 'Warehouse 7' not found" in str(error)
-    assert "HTTP 404" in str(error)
-    assert "site_name" in str(error)
-
-
-@pytest.mark.parametrize("status", [404, 400, 410, 422])
-def test_a_permanent_4xx_on_a_later_page_rejects_that_page_naming_it(status: int) -> None:
-    error = status_error(status, '{"error":"page[number] out of range"}', first_page=False)
-
-    assert type(error) is PageRejected
-    assert isinstance(error, RequestFailed)
-    message = str(error)
-    assert str(LATER_PAGE) in message
-    assert "site 'Warehouse 7'" in message
-    assert f"HTTP {status}" in message
-    assert message.endswith('{"error":"page[number] out of range"}')
-
-
-@pytest.mark.parametrize("first_page", [True, False])
-@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
-def test_redirects_fail_without_being_followed(status: int, first_page: bool) -> None:
-    error = status_error(status, first_page=first_page)
-
-    assert type(error) is RequestFailed
-    assert f"HTTP {status}" in str(error)
-    assert "redirect" in str(error)
-
-
-@pytest.mark.parametrize("status", [400, 405, 409, 410, 418, 422])
-def test_other_4xx_on_the_first_page_fail_with_status_site_and_excerpt(status: int) -> None:
-    excerpt = '{"error":"page[size] too large"}'
-
-    error = status_error(status, excerpt, first_page=True)
-
-    assert type(error) is RequestFailed
-    assert str(error) == f"HTTP {status} from the API for the first page of site 'Warehouse 7': {excerpt}"
-
-
-@pytest.mark.parametrize("first_page", [True, False])
-def test_every_error_is_a_dexory_error(first_page: bool) -> None:
-    for status in (301, 400, 401, 403, 404, 429, 500):
-        assert isinstance(status_error(status, first_page=first_page), DexoryError)
-
-
 # ---------------------------------------------------------------------------------------------- through the client
 
 
-async def test_a_rate_limit_storm_longer_than_max_retries_is_ridden_out() -> None:
-    """Six 429s in a row on page 2 with max_retries 1: the retries after a 429 do not count against it, and the
-    site lands every row."""
-    faults = FaultPlan.parse(["2:retry_after=0.2@1-6"])
-    async with Simulator(SimulatorConfig(locations=300, seed=3, api_key=TEST_KEY, faults=faults)) as simulator:
-        run = await run_extract(settings_for(simulator, max_retries=1))
+async def test_a_60_s_rate_limit_storm_is_ridden_out_with_the_default_patience(clock: FakeClock) -> None:
+    """Page 2 answers 429 with Retry-After 5 for 60 s (12 answers), max_retries 3 as by default: the retries after a
+    429 do not count against it, and the site lands every row (it gave up after 4 attempts, some 18 s, before)."""
+    simulator = Simulator(SimulatorConfig(locations=300, seed=3, api_key=TEST_KEY, faults=storm(12)))
+    run = await clock.run(run_extract(settings_for(simulator, max_retries=3), in_memory(simulator)))
     assert_exactly_ground_truth(simulator, run)
-    assert run.requests.retries == 6
+    assert run.requests.retries == 12
 
 
-async def test_a_rate_limit_storm_past_the_patience_fails_the_site_saying_which_setting() -> None:
-    faults = FaultPlan.parse(["2:retry_after=0.2@*"])
-    async with Simulator(SimulatorConfig(locations=300, seed=3, api_key=TEST_KEY, faults=faults)) as simulator:
-        run = await run_extract(settings_for(simulator, max_retries=1, rate_limit_patience_seconds=1))
+async def test_a_rate_limit_storm_past_the_patience_fails_the_site_saying_which_setting(clock: FakeClock) -> None:
+    simulator = Simulator(SimulatorConfig(locations=300, seed=3, api_key=TEST_KEY, faults=storm(None)))
+    settings = settings_for(simulator, max_retries=1, rate_limit_patience_seconds=60)
+    run = await clock.run(run_extract(settings, in_memory(simulator)))
     error = run.error
     assert isinstance(error, RetriesExhausted)
-    assert "after 6 attempts" in str(error)  # five waits of 0.2 s fit in 1 s, a sixth would not
-    assert "rate limited for 1 s; rate_limit_patience_seconds is 1" in str(error)
+    assert "after 13 attempts" in str(error)  # twelve waits of 5 s fit in 60 s, a thirteenth would not
+    assert "rate limited for 60 s; rate_limit_patience_seconds is 60" in str(error)
+
+
+def storm(answers: int | None) -> FaultPlan:
+    """Page 2 answers 429 with Retry-After 5 to its first `answers` requests (None: to every one)."""
+    return FaultPlan.parse([f"2:retry_after=5@{'*' if answers is None else f'1-{answers}'}"])

@@ -8,13 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from dexory_async.throttle import SUCCESSES_PER_STEP_UP, Throttle
-from tests.conftest import FakeClock
-
-
-async def settle() -> None:
-    """Let every ready task run until it waits again."""
-    for _ in range(10):
-        await asyncio.sleep(0)
+from tests.conftest import FakeClock, settle
 
 
 def succeed(throttle: Throttle, times: int) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 
 from dexory_async.errors import RetriesExhausted
-from dexory_async.extractor import Failed, SiteEnded
+from dexory_async.messages import Failed, SiteEnded
 from dexory_async.page import Finished
+from dexory_async.transport import AiohttpTransport
 from dexory_simulator import serve_in_thread
 from dexory_simulator.scenarios import beside_sick_sites
 from tests.conftest import settings_for
@@ -26,7 +27,11 @@ async def test_healthy_sites_finish_before_hanging_sites_as_many_as_the_slots_ev
     with serve_in_thread(scenario.config) as simulator:
         names = [*scenario.sick, *scenario.healthy]
         settings = settings_for(simulator, sites=names, concurrency=4, max_retries=0, request_timeout_seconds=TIMEOUT)
-        run = await run_extract(settings)
+        transport = AiohttpTransport()
+        try:
+            run = await run_extract(settings, transport)
+        finally:
+            await transport.aclose()
 
     ended = [item.site for item in run.items if isinstance(item, SiteEnded)]
     assert sorted(ended[:4]) == sorted(scenario.healthy), ended

@@ -25,10 +25,12 @@ from yarl import URL
 
 from dexory_async.config import LIST_SEPARATOR, SITE_API_KEY, SITE_NAME, Settings, Site, parse_settings
 from dexory_async.delivered import DeliveredKeys
-from dexory_async.extractor import Item, SiteStart, extract
+from dexory_async.extractor import extract
 from dexory_async.flatten import flatten_locations
 from dexory_async.links import first_page_url, resolve_link, with_key
+from dexory_async.messages import Item, SiteStart
 from dexory_async.page import Page
+from dexory_async.transport import AiohttpTransport
 
 ROUND = datetime.now(UTC)  # the sync round every row of this run carries
 
@@ -90,7 +92,11 @@ async def run_extractor(settings: Settings) -> Tally:
     started_at = datetime.now(UTC)
     starts = {site.name: SiteStart(first_page_url(settings, site), False, started_at) for site in settings.sites}
     started = time.perf_counter()
-    await extract(settings, starts, emit)
+    transport = AiohttpTransport()
+    try:
+        await extract(settings, starts, emit, transport)
+    finally:
+        await transport.aclose()
     tally.seconds = time.perf_counter() - started
     return tally
 

@@ -24,12 +24,11 @@ from fivetran_connector_sdk import Connector
 from yarl import URL
 
 from connector import OperationsSink, Sync, schema, sync_context
-from dexory_async.client import RequestCounters
 from dexory_async.config import ConfigurationError, Settings, parse_settings
 from dexory_async.delivered import DeliveredKeys
-from dexory_async.extractor import Item, SiteEnded, SiteStart
 from dexory_async.flatten import FlatRows, flatten_locations
 from dexory_async.links import with_page_number
+from dexory_async.messages import Item, RequestCounters, SiteEnded, SiteStart
 from dexory_async.page import Finished, Page
 from dexory_simulator.data import locations
 

@@ -17,8 +17,8 @@ from fivetran_connector_sdk import Connector
 
 from connector import OperationsSink, Sync, schema, sync_context
 from dexory_async.config import parse_settings
-from dexory_async.extractor import Item
 from dexory_async.flatten import FlatRows
+from dexory_async.messages import Item
 from dexory_async.page import Page
 
 SCAN_DATE = "scan_date"
