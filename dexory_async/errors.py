@@ -18,7 +18,8 @@
     │       └── TLSFailed           a certificate or TLS handshake failure
     ├── RetriesExhausted            the last retry failed too (.last_error: the TransientError)
     ├── LinkError                   a link in a page's `links` that cannot be read as a URL
-    └── SitesFailed                 one or more sites failed; the others were synced
+    ├── SitesFailed                 one or more sites failed; the others were synced
+    └── Interrupted                 SIGINT or SIGTERM: progress was saved
 
 The aiohttp transport is the only place that turns a library's exception into one of these.
 """
@@ -122,3 +123,7 @@ class LinkError(DexoryError):
 
 class SitesFailed(DexoryError):
     """One or more sites failed; the others were synced. The message names each failed site and its cause."""
+
+
+class Interrupted(DexoryError):
+    """The sync was stopped by a signal; what it had synced is saved, and the next sync resumes from there."""
