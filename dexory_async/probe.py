@@ -44,9 +44,9 @@ async def _failures(settings: Settings, transport: Transport) -> dict[str, Dexor
 
 def check_connection(settings: Settings, transport: Callable[[], Transport] | None = None) -> dict[str, DexoryError]:
     """Why each site that does not answer with its key fails, by site name; empty when every site answers.
-    `transport` makes the transport on the test's loop (default: aiohttp, at most `concurrency` connections)."""
+    `transport` makes the transport on the test's loop (default: aiohttp)."""
 
     async def run() -> dict[str, DexoryError]:
-        return await _failures(settings, transport() if transport else AiohttpTransport(settings.concurrency))
+        return await _failures(settings, transport() if transport else AiohttpTransport())
 
     return asyncio.run(run())

@@ -92,7 +92,7 @@ async def run_extractor(settings: Settings) -> Tally:
     started_at = datetime.now(UTC)
     starts = {site.name: SiteStart(first_page_url(settings, site), False, started_at) for site in settings.sites}
     started = time.perf_counter()
-    transport = AiohttpTransport(settings.concurrency)
+    transport = AiohttpTransport()
     try:
         await extract(settings, starts, emit, transport)
     finally:
