@@ -70,11 +70,9 @@ def seed_home(home: Path) -> Path:
     return home
 
 
-def cli_env(home: Path | None = None, python_path: Path | None = None) -> dict[str, str]:
-    """The CLI's environment; `python_path` goes first on PYTHONPATH (a bench variant's real connector)."""
+def cli_env(home: Path | None = None) -> dict[str, str]:
+    """The CLI's environment."""
     env = dict(os.environ)
-    if python_path is not None:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(python_path), env.get("PYTHONPATH")]))
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["DO_NOT_TRACK"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
@@ -94,13 +92,11 @@ def write_configuration(project: Path, configuration: dict[str, str]) -> Path:
     return path
 
 
-def run_cli(
-    arguments: list[str], home: Path | None, timeout: float = 600, python_path: Path | None = None
-) -> subprocess.CompletedProcess[str]:
+def run_cli(arguments: list[str], home: Path | None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Any `fivetran` command, non-interactive, output captured."""
     return subprocess.run(
         [FIVETRAN, *arguments],
-        env=cli_env(home, python_path),
+        env=cli_env(home),
         text=True,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -126,10 +122,9 @@ def run_debug(
     state: Path | None = None,
     timeout: float = 600,
     log_path: Path | None = None,
-    python_path: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`fivetran debug` on a staged project whose configuration.json is written; output captured (and saved)."""
-    result = run_cli(debug_arguments(project, state), home, timeout, python_path)
+    result = run_cli(debug_arguments(project, state), home, timeout)
     if log_path is not None:
         log_path.write_text(result.stdout)
     return result

@@ -1,4 +1,4 @@
-"""Sections 1, 2 and 4: the extractor alone, each run in a fresh `tools.bench_extract` process; and warming up."""
+"""Sections 1, 2 and 4: the extractor alone, each run in a fresh `tools.bench.extract` process; and warming up."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ DEFAULT_CONCURRENCY: int = default_of("concurrency")
 
 
 def extractor_process(mode: str, target: Target, page_size: int, concurrency: int | None) -> dict[str, Any]:
-    """One `tools.bench_extract` run over every site of `target`, its counts checked against the ground truth; its
+    """One `tools.bench.extract` run over every site of `target`, its counts checked against the ground truth; its
     JSON tally."""
     arguments = [mode, "--base-url", target.base_url, "--page-size", str(page_size)]
     for spec in target.sites.specs:
@@ -28,7 +28,7 @@ def extractor_process(mode: str, target: Target, page_size: int, concurrency: in
     arguments += ["--api-key", ",".join(spec.api_key for spec in target.sites.specs)]
     if concurrency is not None:
         arguments += ["--concurrency", str(concurrency)]
-    command = [sys.executable, "-m", "tools.bench_extract", *arguments]
+    command = [sys.executable, "-m", "tools.bench.extract", *arguments]
     shown = " ".join(command[2:])
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     if result.returncode != 0:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from dexory_simulator.config import SiteSpec
 from dexory_simulator.data import NOTHING, GroundTruth, ground_truth
 from dexory_simulator.server import PAGE_CACHE_ENTRIES
 from tools.bench.results import BenchError
@@ -24,34 +25,19 @@ API_KEY = "demo-key"
 
 
 @dataclass(frozen=True)
-class SiteData:
-    """A site the simulator serves: `locations` generated from `seed`, behind `api_key`."""
-
-    name: str
-    api_key: str
-    locations: int
-    seed: int
-
-    @property
-    def argument(self) -> str:
-        """As `python -m dexory_simulator --site` takes it."""
-        return f"{self.name}:{self.api_key}:{self.locations}:{self.seed}"
-
-
-@dataclass(frozen=True)
 class Sites:
     """The sites one run syncs, and the rows a correct sync of them lands."""
 
-    specs: tuple[SiteData, ...]
+    specs: tuple[SiteSpec, ...]
     truth: GroundTruth
 
     @classmethod
-    def of(cls, *specs: SiteData) -> Sites:
+    def of(cls, *specs: SiteSpec) -> Sites:
         return cls(specs, sum((ground_truth(spec.seed, spec.locations) for spec in specs), NOTHING))
 
     @classmethod
     def single(cls, locations: int, seed: int) -> Sites:
-        return cls.of(SiteData(SITE, API_KEY, locations, seed))
+        return cls.of(SiteSpec(SITE, API_KEY, locations, seed))
 
     @classmethod
     def split(cls, locations: int, seed: int, count: int) -> Sites:
@@ -59,7 +45,7 @@ class Sites:
         share, extra = divmod(locations, count)
         return cls.of(
             *(
-                SiteData(f"site-{n + 1}", f"key-{n + 1}", share + (1 if n < extra else 0), seed + n + 1)
+                SiteSpec(f"site-{n + 1}", f"key-{n + 1}", share + (1 if n < extra else 0), seed + n + 1)
                 for n in range(count)
             )
         )

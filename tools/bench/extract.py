@@ -1,6 +1,6 @@
-"""One extractor measurement in a fresh process, for `tools.bench`: the process's peak RSS is then this run's alone.
+"""One extractor measurement in a fresh process, for `make bench`: the process's peak RSS is then this run's alone.
 
-`python -m tools.bench_extract extract --base-url URL --site NAME [--site NAME ...] --concurrency N` runs the real
+`python -m tools.bench.extract extract --base-url URL --site NAME [--site NAME ...] --concurrency N` runs the real
 extractor (fetch + parse + flatten, every site concurrently) against a running simulator with an `emit` that only
 counts; `... memory --base-url URL --site NAME` fetches the same page bodies first (untimed) and then times
 `orjson.loads` + `flatten_locations` on them from memory, the most the extractor's CPU work allows. Either prints one
@@ -117,7 +117,7 @@ def parse_from_memory(bodies: list[tuple[Site, bytes]]) -> Tally:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tools.bench_extract", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.bench.extract", description=__doc__)
     parser.add_argument("mode", choices=("extract", "memory"))
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--site", action="append", help="a site to sync (repeatable; default demo-site)")
