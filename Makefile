@@ -9,10 +9,9 @@ export DO_NOT_TRACK := 1
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml tools/add_top_level.py
+$(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	$(BIN)/python tools/add_top_level.py
 	touch $(STAMP)
 
 test: install

@@ -2,8 +2,8 @@
 
 The CLI scans the project it is given (pipreqs for dependencies, the packager for files), so it gets a staged copy
 holding only what Fivetran runs: `connector.py`, the `dexory_async` package, and a minimal
-`pyproject.toml`. It runs offline: telemetry off, and a private HOME whose version-check timestamps are in the far
-future, so no run waits on PyPI.
+`pyproject.toml`. It runs offline: telemetry off, a private HOME whose version-check timestamps are in the far
+future, and pipreqs finding every installed import locally (`tools.pipreqs_hints`), so no run waits on PyPI.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tools.pipreqs_hints import hints_folder
+
 ROOT = Path(__file__).resolve().parent.parent
+PIPREQS_HINTS = ROOT / "build" / "pipreqs-hints"
 VENV_BIN = Path(sys.executable).parent
 FIVETRAN = str(VENV_BIN / "fivetran")
 NEVER = 9_999_999_999  # a version-check timestamp far in the future: never check
@@ -71,8 +74,9 @@ def seed_home(home: Path) -> Path:
 
 
 def cli_env(home: Path | None = None) -> dict[str, str]:
-    """The CLI's environment."""
+    """The CLI's environment, with the folder where pipreqs finds the installed imports on PYTHONPATH."""
     env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hints_folder(PIPREQS_HINTS)), env.get("PYTHONPATH")]))
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["DO_NOT_TRACK"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
