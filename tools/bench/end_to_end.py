@@ -20,6 +20,7 @@ from tools import fivetran_cli
 from tools.bench.ceiling_connector import PLAN_FILE, Plan
 from tools.bench.extractor_runs import DEFAULT_CONCURRENCY
 from tools.bench.options import Options
+from tools.bench.progress import progress
 from tools.bench.results import BenchError, Run
 from tools.bench.simulator import Sites, Target
 from tools.fivetran_cli import ROOT, RUNTIME_EXCLUDES, stage_project, write_configuration
@@ -71,6 +72,7 @@ def warehouse_counts(database: Path) -> GroundTruth:
 
 def sync_run(label: str, project: Path, configuration: dict[str, str], sites: Sites, options: Options) -> Run:
     """One `fivetran debug`: its rate, once the warehouse is known to hold exactly the sites."""
+    progress(f"  {label}")
     write_configuration(project, configuration)
     log_path = BENCH_DIR / f"{project.name}.log"
     result = run_debug(project, log_path)

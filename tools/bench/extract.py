@@ -2,9 +2,11 @@
 
 `python -m tools.bench.extract extract --base-url URL --site NAME [--site NAME ...] --concurrency N` runs the real
 extractor (fetch + parse + flatten, every site concurrently) against a running simulator with an `emit` that only
-counts; `... memory --base-url URL --site NAME` fetches the same page bodies first (untimed) and then times
-`orjson.loads` + `flatten_locations` on them from memory, the most the extractor's CPU work allows. Either prints one
-JSON line: a `Tally`. The settings are parsed by the connector's own `parse_settings`, so every default is its own.
+counts; with `--until-ended NAME ...` it is timed until those sites have ended, and the other sites are cancelled then
+(healthy sites beside hanging ones). `... memory --base-url URL --site NAME` fetches the same page bodies first
+(untimed) and then times `orjson.loads` + `flatten_locations` on them from memory, the most the extractor's CPU work
+allows. Either prints one JSON line: a `Tally`. The settings are parsed by the connector's own `parse_settings`, so
+every default is its own.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import re
 import resource
 import time
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,7 +26,7 @@ import orjson
 from yarl import URL
 
 from dexory_async.config import LIST_SEPARATOR, SITE_API_KEY, SITE_NAME, Settings, Site, parse_settings
-from dexory_async.extractor import Item, SiteStart, extract
+from dexory_async.extractor import Item, SiteEnded, SiteStart, extract
 from dexory_async.flatten import flatten_locations
 from dexory_async.links import first_page_url, resolve_link, with_key
 from dexory_async.page import Page
@@ -72,21 +75,39 @@ def settings_for(args: argparse.Namespace) -> Settings:
     }
     if args.concurrency is not None:
         configuration["concurrency"] = str(args.concurrency)
+    if args.request_timeout is not None:
+        configuration["request_timeout_seconds"] = str(args.request_timeout)
     return parse_settings(configuration)
 
 
-async def run_extractor(settings: Settings) -> Tally:
-    """The whole extraction of every site, timed from opening the session to the last page counted; nothing kept."""
+async def run_extractor(settings: Settings, awaited: set[str]) -> Tally:
+    """The extraction of every site, timed from opening the session until every site of `awaited` has ended (then
+    the rest is cancelled); nothing kept."""
     tally = Tally()
+    pending = set(awaited)
+    all_ended = asyncio.Event()
 
     async def emit(item: Item) -> None:
         if isinstance(item, Page):
             tally.count(len(item.rows.locations), len(item.rows.objects), item.size_bytes)
+        elif isinstance(item, SiteEnded):
+            pending.discard(item.site)
+            if not pending:
+                all_ended.set()
 
     starts = {site.name: SiteStart(first_page_url(settings, site), resumed=False) for site in settings.sites}
     started = time.perf_counter()
-    await extract(settings, starts, emit)
+    extraction = asyncio.create_task(extract(settings, starts, emit))
+    ended = asyncio.create_task(all_ended.wait())
+    await asyncio.wait((extraction, ended), return_when=asyncio.FIRST_COMPLETED)
     tally.seconds = time.perf_counter() - started
+    ended.cancel()
+    if not extraction.done():
+        extraction.cancel()
+        with suppress(asyncio.CancelledError):
+            await extraction
+    else:
+        extraction.result()  # a failure of the extraction itself is no measurement
     return tally
 
 
@@ -126,6 +147,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=None, help="default: the connector's default")
+    parser.add_argument("--request-timeout", type=float, default=None, help="default: the connector's default")
+    parser.add_argument(
+        "--until-ended", action="append", default=[], metavar="NAME", help="end when these sites ended (repeatable)"
+    )
     args = parser.parse_args(argv)
     args.site = args.site or ["demo-site"]
     return args
@@ -135,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings = settings_for(args)
     if args.mode == "extract":
-        tally = asyncio.run(run_extractor(settings))
+        tally = asyncio.run(run_extractor(settings, set(args.until_ended or settings.site_names)))
     else:
         tally = parse_from_memory(asyncio.run(fetch_bodies(settings)))
     tally.peak_rss_mb = peak_rss_mb()

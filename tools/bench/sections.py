@@ -10,8 +10,9 @@ from functools import partial
 
 import tools.bench
 from tools.bench.end_to_end import BENCH_DIR, ceiling_run, connector_run
-from tools.bench.extractor_runs import extractor_run, memory_run, warmed
-from tools.bench.options import MULTI_SITES, Options, parse_args
+from tools.bench.extractor_runs import extractor_run, healthy_run, memory_run, warmed
+from tools.bench.options import HANGING_ROW_CONCURRENCY, HANGING_SITES, HEALTHY_SITES, MULTI_SITES, Options, parse_args
+from tools.bench.progress import progress
 from tools.bench.results import BenchError, Line, Report, Run, interleaved, times, verdict
 from tools.bench.simulator import Sites
 from tools.bench.table import markdown_table
@@ -20,10 +21,7 @@ TARGET_LATENCY_SPEEDUP = 3.5
 TARGET_CEILING_SHARE = 0.90
 TARGET_RSS_GROWTH = 1.25
 TARGET_RSS_MB = 250.0
-
-
-def progress(title: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {title}", file=sys.stderr, flush=True)
+TARGET_BESIDE_HANGING = 1.25
 
 
 def latency_section(options: Options, report: Report) -> None:
@@ -140,12 +138,44 @@ def rss_section(options: Options, small: Run, report: Report) -> None:
     )
 
 
+def hanging_section(options: Options, report: Report) -> None:
+    """Section 5: healthy sites beside as many hanging ones as there are slots (the API takes the request and never
+    answers), against the same healthy sites alone, both timed until the healthy sites have ended."""
+    progress(f"ground truth of {HEALTHY_SITES} healthy sites sharing {options.healthy_site:,} locations")
+    healthy = Sites.split(options.healthy_site, options.seed, HEALTHY_SITES, "healthy")
+    hanging = Sites.split(HANGING_SITES, options.seed, HANGING_SITES, "hanging")
+    with warmed(healthy, options.latency_ms, options, hanging) as served:
+        beside = replace(served, sites=healthy + hanging)
+        alone_label = f"{HEALTHY_SITES} healthy sites alone"
+        beside_label = f"{HEALTHY_SITES} healthy sites beside {HANGING_SITES} hanging"
+        alone, with_hanging = interleaved(
+            options.repeat,
+            partial(healthy_run, served, healthy, options, alone_label),
+            partial(healthy_run, beside, healthy, options, beside_label),
+        )
+    slower = times(with_hanging.seconds, alone.seconds)
+    report.lines += [Line(alone, "baseline"), Line(with_hanging, f"{slower:.2f}x the time alone")]
+    report.verdicts.append(
+        verdict(
+            slower <= TARGET_BESIDE_HANGING,
+            f"beside {HANGING_SITES} hanging sites (request timeout {options.hanging_timeout:g} s, concurrency "
+            f"{HANGING_ROW_CONCURRENCY}), {HEALTHY_SITES} healthy sites take {slower:.2f}x their time alone "
+            f"(target <= {TARGET_BESIDE_HANGING}x)",
+        )
+    )
+
+
 def run_all(options: Options) -> Report:
     report = Report()
+    progress(f"part 1/4: the extractor at {options.latency_ms:g} ms")
     latency_section(options, report)
+    progress("part 2/4: end to end, against the emit-only ceiling")
     end_to_end_section(options, report)
+    progress("part 3/4: the extractor at 0 ms, from memory, and its peak RSS at two sizes")
     small = zero_latency_sections(options, report)
     rss_section(options, small, report)
+    progress("part 4/4: healthy sites beside hanging ones")
+    hanging_section(options, report)
     return report
 
 
