@@ -102,12 +102,10 @@ async def run_extractor(settings: Settings, awaited: set[str]) -> Tally:
     await asyncio.wait((extraction, ended), return_when=asyncio.FIRST_COMPLETED)
     tally.seconds = time.perf_counter() - started
     ended.cancel()
-    if not extraction.done():
+    if awaited != set(settings.site_names):  # the sites the measurement does not wait for may still be running
         extraction.cancel()
-        with suppress(asyncio.CancelledError):
-            await extraction
-    else:
-        extraction.result()  # a failure of the extraction itself is no measurement
+    with suppress(asyncio.CancelledError):
+        await extraction  # a failure of the extraction itself is no measurement: it is raised here
     return tally
 
 
