@@ -13,6 +13,7 @@ import queue
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fivetran_connector_sdk import ConfigurationForm, Connector, Test, form_field
@@ -20,6 +21,7 @@ from fivetran_connector_sdk import Logging as log
 from fivetran_connector_sdk import Operations as op
 
 from dexory_async.bridge import ExtractorThread
+from dexory_async.cadence import CheckpointCadence
 from dexory_async.config import (
     DEFAULT_BASE_URL,
     LIST_SEPARATOR,
@@ -30,15 +32,14 @@ from dexory_async.config import (
     expected_form,
     parse_settings,
 )
-from dexory_async.errors import SitesFailed
 from dexory_async.extractor import Item
 from dexory_async.gc_policy import fewer_gc_passes
 from dexory_async.ledger import SyncLedger
 from dexory_async.page import Page
 from dexory_async.probe import check_connection
 from dexory_async.redaction import redact_all
-from dexory_async.state import CURSOR, SITES
-from dexory_async.tables import LOCATIONS, OBJECTS, table_definitions
+from dexory_async.sink import Sink
+from dexory_async.tables import LOCATIONS, OBJECTS, SITE_ROUNDS, table_definitions
 
 LIBRARY = "dexory_async"
 logger = logging.getLogger(f"{LIBRARY}.sync")  # the sync's own lines take the library's path: one thread, masked
@@ -77,7 +78,9 @@ def configuration_form() -> ConfigurationForm:
             "Site names",
             required=True,
             description="Your Dexory site as it appears in DexoryView, or several separated by commas "
-            "(paris-dc, lyon-dc): every site lands in the same tables, told apart by the `site` column.",
+            "(paris-dc, lyon-dc): every site lands in the same tables, told apart by the `site` column. Every sync "
+            "reads each site in full (a round); `site_rounds` says when each site was last read completely, and a "
+            "site's current locations are the rows of its latest complete round.",
         )
     )
     form.add_field(
@@ -123,15 +126,16 @@ def connection_test(configuration: dict[str, Any]) -> Any:
 
 
 def update(configuration: dict[str, Any], state: dict[str, Any]) -> None:
-    with sync_context(configuration) as write_logs:
-        Sync(parse_settings(configuration), state, write_logs=write_logs).run()
+    sink = OperationsSink()
+    with sync_context(configuration, sink) as write_logs:
+        Sync(parse_settings(configuration), state, sink, write_logs=write_logs).run()
 
 
 @contextmanager
-def sync_context(configuration: dict[str, Any]) -> Iterator[Callable[[], None]]:
-    """What a sync runs within: the library's logs routed to the SDK with every key masked (yields the function that
+def sync_context(configuration: dict[str, Any], sink: Sink) -> Iterator[Callable[[], None]]:
+    """What a sync runs within: the library's logs routed to the sink with every key masked (yields the function that
     writes them), and fewer garbage-collector passes."""
-    with LibraryLogs(_configured_keys(configuration)) as logs, fewer_gc_passes():
+    with LibraryLogs(_configured_keys(configuration), sink.log) as logs, fewer_gc_passes():
         yield logs.write
 
 
@@ -142,11 +146,12 @@ def _configured_keys(configuration: dict[str, Any]) -> list[str]:
 
 
 class LibraryLogs(logging.Handler):
-    """The log records of the extractor library and of the sync, from any thread, written through the SDK's Logging
-    on the calling thread only (writes from two threads can interleave mid-line), with every key masked."""
+    """The log records of the extractor library and of the sync, from any thread, written through `log` on the
+    calling thread only (writes from two threads can interleave mid-line), with every key masked."""
 
-    def __init__(self, secrets: list[str]) -> None:
+    def __init__(self, secrets: list[str], log: Callable[[int, str], None]) -> None:
         super().__init__()
+        self._log = log
         self._secrets = [secret for secret in secrets if secret]
         self._records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
         self._library = logging.getLogger(LIBRARY)
@@ -162,7 +167,7 @@ class LibraryLogs(logging.Handler):
                 record = self._records.get_nowait()
             except queue.Empty:
                 return
-            _write(record.levelno, redact_all(record.getMessage(), self._secrets))
+            self._log(record.levelno, redact_all(record.getMessage(), self._secrets))
 
     def __enter__(self) -> LibraryLogs:
         self._library.addHandler(self)
@@ -190,25 +195,35 @@ def _write(level: int, message: str) -> None:
         log.debug(message)
 
 
+class OperationsSink:
+    """The production sink: the SDK's operations, and its Logging for log lines."""
+
+    upsert = staticmethod(op.upsert)
+    delete = staticmethod(op.delete)
+    checkpoint = staticmethod(op.checkpoint)
+    log = staticmethod(_write)
+
+
 class Sync:
-    """One run of `update()`: upserts each page, checkpoints every site's cursor behind it, and fails at the end,
-    naming them, if any site failed. `consume` and `finish` are the whole path from pages to the warehouse."""
+    """One run of `update()`, the bridge from the extractor to `sink`: upserts each page, writes each site's round to
+    `site_rounds`, checkpoints every site's cursor behind its rows, and fails at the end, naming them, if any site
+    failed. `consume` and `finish` are the whole path from pages to the warehouse."""
 
     def __init__(
         self,
         settings: Settings,
         state: dict[str, Any],
+        sink: Sink,
         *,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
         write_logs: Callable[[], None] = lambda: None,
     ) -> None:
         self.settings = settings
-        self.ledger = SyncLedger(settings, state)
-        self._keys = [site.api_key for site in settings.sites]
-        self._clock = clock
+        self.ledger = SyncLedger(settings, state, now)
+        self._sink = sink
+        self._cadence = CheckpointCadence(settings.checkpoint_interval_seconds, settings.checkpoint_max_rows, clock)
         self._write_logs = write_logs
-        self._last_checkpoint = clock()
-        self._rows_since_checkpoint = 0
 
     def run(self) -> None:
         logger.info(
@@ -217,10 +232,16 @@ class Sync:
             self.settings.base_url,
             self.settings.describe(),
         )
-        starts = self.ledger.starts()
-        with ExtractorThread(self.settings, starts, while_waiting=self._write_logs) as extractor:
+        self.start()
+        with ExtractorThread(self.settings, self.ledger.starts(), while_waiting=self._write_logs) as extractor:
             self.consume(extractor)
         self.finish()
+
+    def start(self) -> None:
+        """Record the rounds this sync starts or resumes, and save them: a kill before the first page keeps them."""
+        for row in self.ledger.round_rows():
+            self._sink.upsert(SITE_ROUNDS, row)
+        self._checkpoint(self.ledger.checkpoint_state())
 
     def consume(self, items: Iterable[Item]) -> None:
         """Upsert what the extractor hands on; on a failure of the whole sync, save what was synced, and re-raise."""
@@ -228,8 +249,10 @@ class Sync:
             for item in items:
                 if isinstance(item, Page):
                     self._upsert(item)
-                self.ledger.record(item)
-                if isinstance(item, Page) and self._checkpoint_due():
+                ended = self.ledger.record(item)
+                if ended is not None:
+                    self._sink.upsert(SITE_ROUNDS, ended)
+                if isinstance(item, Page) and self._cadence.due():
                     self._checkpoint(self.ledger.checkpoint_state())
                 self._write_logs()
         except Exception:
@@ -241,34 +264,23 @@ class Sync:
         self._checkpoint(self.ledger.closing_state())
         logger.info("%s", self.ledger.summary())
         self._write_logs()
-        failures = self.ledger.failures()
-        if failures:
-            total = len(self.settings.sites)
-            causes = "; ".join(f"site {name!r}: {cause}" for name, cause in failures.items())
-            message = f"{len(failures)} of {total} sites failed ({total - len(failures)} synced): {causes}"
-            raise SitesFailed(redact_all(message, self._keys))
+        error = self.ledger.closing_error()
+        if error is not None:
+            raise error
 
     def _upsert(self, page: Page) -> None:
-        upsert = op.upsert
-        for row in page.rows.locations:
+        upsert, rows = self._sink.upsert, page.rows
+        for row in rows.locations:
             upsert(LOCATIONS, row)
-        for row in page.rows.objects:
+        for row in rows.objects:
             upsert(OBJECTS, row)
-        self._rows_since_checkpoint += len(page.rows.locations) + len(page.rows.objects)
-
-    def _checkpoint_due(self) -> bool:
-        if self._rows_since_checkpoint >= self.settings.checkpoint_max_rows:
-            return True
-        return self._clock() - self._last_checkpoint >= self.settings.checkpoint_interval_seconds
+        for keys in rows.superseded:
+            self._sink.delete(OBJECTS, keys)
+        self._cadence.wrote(len(rows.locations) + len(rows.objects))
 
     def _checkpoint(self, state: dict[str, Any]) -> None:
-        """Commit `state`; any key a link carried under another name is masked (a cursor never holds one)."""
-        for entry in state.get(SITES, {}).values():
-            if CURSOR in entry:
-                entry[CURSOR] = redact_all(entry[CURSOR], self._keys)
-        op.checkpoint(state)
-        self._last_checkpoint = self._clock()
-        self._rows_since_checkpoint = 0
+        self._sink.checkpoint(state)
+        self._cadence.saved()
 
     def _save_on_failure(self) -> None:
         """Keep what was synced before the failure, so the next sync resumes rather than starts over."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 import aiohttp
 from yarl import URL
@@ -17,6 +18,7 @@ from yarl import URL
 from .budget import Budget
 from .client import DexoryClient, RequestCounters, open_session
 from .config import Settings, Site
+from .delivered import DeliveredKeys, Earlier
 from .errors import DexoryError, PageRejected
 from .flatten import flatten_locations
 from .links import first_page_url
@@ -53,8 +55,12 @@ Emit = Callable[[Item], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class SiteStart:
+    """Where a site's fetching begins in this sync, and the sync round its rows belong to."""
+
     url: URL
     resumed: bool  # `url` is a saved cursor, not the first page
+    round_started_at: datetime
+    earlier: Earlier = field(default_factory=Earlier)  # what the round's earlier syncs delivered
 
 
 async def extract(settings: Settings, starts: Mapping[str, SiteStart], emit: Emit) -> None:
@@ -108,24 +114,25 @@ class _SiteRun:
     async def _sync(self, start: SiteStart) -> End | Failed:
         """How the site's pages ended; a failure is this site's alone, whatever raised it."""
         try:
-            return await self._pages(start.url)
+            return await self._pages(start)
         except PageRejected as error:
             if not (start.resumed and self._handed_on == 0):
                 return Failed(error)
             # A saved cursor the API refuses for good (the site shrank, say) would fail every later sync: drop it.
             await self._emit(StartedOver(self._site.name, str(error)))
-            return await self._sync(SiteStart(first_page_url(self._settings, self._site), resumed=False))
+            return await self._sync(replace(start, url=first_page_url(self._settings, self._site), resumed=False))
         except DexoryError as error:
             return Failed(error)
         except Exception as error:  # a surprise from a library, or a bug: it ends this site, not every site
             return Failed(DexoryError(redact(f"unexpected {type(error).__name__}: {error}", self._site.api_key)))
 
-    async def _pages(self, start: URL) -> End:
+    async def _pages(self, start: SiteStart) -> End:
+        keys = DeliveredKeys(start.earlier)
         async with self._budget.lane(lambda: self._throttle.limit) as lane:
             paginator = Paginator(
                 self._client.fetch,
                 lane,
-                start,
+                start.url,
                 origin=URL(self._settings.base_url),
                 max_pages=self._settings.max_pages,
                 prefetch=self._settings.concurrency > 1,
@@ -135,7 +142,7 @@ class _SiteRun:
                 async for item in pages:
                     if not isinstance(item, Page):
                         return item
-                    rows = flatten_locations(self._site.name, item.data)
+                    rows = flatten_locations(self._site.name, start.round_started_at, item.data, keys)
                     await self._emit(replace(item, data=[], rows=rows, retries=self._client.counters.retries))
                     self._handed_on += 1
         raise AssertionError("the paginator ended without saying how")

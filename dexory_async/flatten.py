@@ -16,7 +16,16 @@ from typing import Any
 
 import orjson
 
-from .tables import KEY_FIELDS, LOCATION_KEY, LOCATION_NUMBERS, OBJECT_INDEX, OBJECT_NUMBERS, SITE
+from .delivered import DeliveredKeys, location_key
+from .tables import (
+    KEY_FIELDS,
+    LOCATION_KEY,
+    LOCATION_NUMBERS,
+    OBJECT_INDEX,
+    OBJECT_NUMBERS,
+    ROUND_STARTED_AT,
+    SITE,
+)
 
 OBJECTS_FIELD = "expected_inventory_objects"
 
@@ -43,17 +52,22 @@ class FlatRows:
     locations: list[Row] = field(default_factory=list)
     objects: list[Row] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
+    superseded: list[Row] = field(default_factory=list)  # keys of objects a later copy of their location dropped
+    duplicates: list[str] = field(default_factory=list)  # location keys delivered again in this sync, described
+    widest: int = 0  # the longest object list of the page
 
 
-def flatten_locations(site: str, locations: list[Any]) -> FlatRows:
-    """The rows of one page of `site`: every row carries the site, so sites share the tables without colliding."""
+def flatten_locations(site: str, round_started_at: datetime, locations: list[Any], keys: DeliveredKeys) -> FlatRows:
+    """The rows of one page of `site`: every row carries the site, so sites share the tables without colliding, and
+    the start of the site's sync round, which tells the current snapshot from history."""
     rows = FlatRows()
+    stamp = {SITE: site, ROUND_STARTED_AT: round_started_at}
     for position, location in enumerate(locations):
-        _flatten_location(site, position, location, rows)
+        _flatten_location(stamp, position, location, rows, keys)
     return rows
 
 
-def _flatten_location(site: str, position: int, location: Any, rows: FlatRows) -> None:
+def _flatten_location(stamp: Row, position: int, location: Any, rows: FlatRows, keys: DeliveredKeys) -> None:
     if not isinstance(location, dict):
         rows.skipped.append(Skip(SKIP_LOCATION_NOT_OBJECT, f"item {position} is {type(location).__name__}"))
         return
@@ -75,20 +89,27 @@ def _flatten_location(site: str, position: int, location: Any, rows: FlatRows) -
     row.pop(OBJECTS_FIELD, None)
     _check_numbers(row, LOCATION_NUMBERS, location["name"], None, rows.skipped)
     for key in LOCATION_KEY[:-1]:  # key columns are strings, whatever JSON type the API used
-        if not isinstance(row[key], str):
-            row[key] = orjson.dumps(row[key]).decode()
+        value = row[key]
+        if not isinstance(value, str):
+            row[key] = value = orjson.dumps(value).decode()
+        if "\x00" in value:  # the SDK strips NUL: "N\x00UL" would land as the key of "NUL"
+            row[key] = value.replace("\x00", "\ufffd")
     row["scan_date"] = scan_date
-    row[SITE] = site
+    row.update(stamp)
     rows.locations.append(row)
 
     objects = location.get(OBJECTS_FIELD)
+    extent = len(objects) if isinstance(objects, list) else 0
+    rows.widest = max(rows.widest, extent)
+    parent = {key: row[key] for key in KEY_FIELDS}
+    _note_delivery(parent, extent, rows, keys)
     if objects is None:
         return
     if not isinstance(objects, list):
         detail = f"location {location['name']!r} has {OBJECTS_FIELD} of type {type(objects).__name__}"
         rows.skipped.append(Skip(SKIP_OBJECTS_NOT_LIST, detail))
         return
-    parent = {key: row[key] for key in KEY_FIELDS}
+    parent[ROUND_STARTED_AT] = stamp[ROUND_STARTED_AT]
     for index, item in enumerate(objects):
         if not isinstance(item, dict):
             detail = f"location {location['name']!r} object {index} is {type(item).__name__}"
@@ -97,6 +118,18 @@ def _flatten_location(site: str, position: int, location: Any, rows: FlatRows) -
         row = _object_row(parent, index, item)
         _check_numbers(row, OBJECT_NUMBERS, location["name"], index, rows.skipped)
         rows.objects.append(row)
+
+
+def _note_delivery(key: Row, extent: int, rows: FlatRows, keys: DeliveredKeys) -> None:
+    """A key delivered earlier in the round (the same, or the same once the warehouse has typed it: 123 and "123",
+    scan dates apart by less than a microsecond) is a duplicate: its later copy stands, alone with its objects."""
+    superseded = keys.deliver(location_key(key), extent)
+    if superseded is None:
+        return
+    if superseded.certain:
+        values = ", ".join(f"{column}={value!r}" for column, value in key.items() if column != SITE)
+        rows.duplicates.append(f"{values} (objects: {superseded.positions.stop} before, {extent} now)")
+    rows.superseded.extend({**key, OBJECT_INDEX: index} for index in superseded.positions)
 
 
 def _object_row(parent: Row, index: int, item: dict[str, Any]) -> Row:
@@ -157,8 +190,8 @@ class _Columns:
 
 UNNAMED = "unnamed"
 _KEPT_NAMES = 10_000  # an API that invents field names cannot grow the memos without bound
-_LOCATION_COLUMNS = _Columns("location_", KEY_FIELDS, theirs=(*LOCATION_KEY, OBJECTS_FIELD))
-_OBJECT_COLUMNS = _Columns("object_", (*KEY_FIELDS, OBJECT_INDEX))
+_LOCATION_COLUMNS = _Columns("location_", (*KEY_FIELDS, ROUND_STARTED_AT), theirs=(*LOCATION_KEY, OBJECTS_FIELD))
+_OBJECT_COLUMNS = _Columns("object_", (*KEY_FIELDS, OBJECT_INDEX, ROUND_STARTED_AT))
 
 
 def _check_numbers(row: Row, columns: frozenset[str], name: Any, index: int | None, skipped: list[Skip]) -> None:

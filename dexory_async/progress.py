@@ -15,7 +15,9 @@ from .page import Page
 logger = logging.getLogger(__name__)
 
 SKIPS_LOGGED_PER_KIND = 5
-STATE_COUNTS = ("pages", "locations", "objects")
+DUPLICATES_LOGGED = 5
+STATE_COUNTS = ("pages", "locations", "objects", "skipped_records", "duplicate_keys")  # per page, over the round
+RETRIES = "retries"  # over the round: this sync's, plus what earlier syncs of the round counted
 
 
 def _duration(seconds: float) -> str:
@@ -27,12 +29,16 @@ def _duration(seconds: float) -> str:
 
 @dataclass
 class SiteProgress:
-    """One site's running totals; `pages`, `locations` and `objects` carry over from a checkpoint on a resume."""
+    """One site's running totals; the STATE_COUNTS and the retries carry over from a checkpoint on a resume, so they
+    cover the site's whole round."""
 
     site: str
     pages: int = 0
     locations: int = 0
     objects: int = 0
+    skipped_records: int = 0
+    duplicate_keys: int = 0
+    retries_before: int = 0  # in earlier syncs of the round
     skipped: Counter[str] = field(default_factory=Counter)
     pages_this_run: int = 0
     rows_this_run: int = 0
@@ -40,11 +46,17 @@ class SiteProgress:
     retries: int = 0
     requests: RequestCounters | None = None  # once the site has ended
     throttled_to: int | None = None  # the lowest concurrency rate limiting brought the site to, if it did
-    _recent: tuple[tuple[int, int, int], ...] = ()  # pages, locations, objects of the last two pages added
+    _recent: tuple[tuple[int, ...], ...] = ()  # the STATE_COUNTS of the last two pages added
 
     @classmethod
     def resumed_from(cls, site: str, counts: Mapping[str, Any]) -> SiteProgress:
-        return cls(site, **{key: counts[key] for key in STATE_COUNTS if type(counts.get(key)) is int})
+        carried = {key: counts[key] for key in STATE_COUNTS if type(counts.get(key)) is int}
+        retries = counts.get(RETRIES)
+        return cls(site, **carried, retries_before=retries if type(retries) is int else 0)
+
+    @property
+    def round_retries(self) -> int:
+        return self.retries_before + self.retries
 
     def state_counts(self, *, rereads: int = 0) -> dict[str, int]:
         """The counts a checkpoint keeps, less the last `rereads` pages (0 to 2), which the next sync reads again."""
@@ -52,17 +64,28 @@ class SiteProgress:
         for page in self._recent[len(self._recent) - rereads :] if rereads else ():
             for key, value in zip(STATE_COUNTS, page, strict=True):
                 counts[key] -= value
-        return counts
+        return {**counts, RETRIES: self.round_retries}
 
     def add(self, page: Page) -> None:
-        locations, objects = len(page.rows.locations), len(page.rows.objects)
-        self._recent = (*self._recent[-1:], (1, locations, objects))
+        rows = page.rows
+        locations, objects = len(rows.locations), len(rows.objects)
+        self._recent = (*self._recent[-1:], (1, locations, objects, len(rows.skipped), len(rows.duplicates)))
         self.pages += 1
         self.pages_this_run += 1
         self.locations += locations
         self.objects += objects
+        self.skipped_records += len(rows.skipped)
         self.rows_this_run += locations + objects
         self.retries = page.retries
+        for duplicate in rows.duplicates:
+            self.duplicate_keys += 1
+            if self.duplicate_keys <= DUPLICATES_LOGGED:
+                logger.warning(
+                    "site %r page %d: a location key delivered again in this sync; the later copy is current: %s",
+                    self.site,
+                    self.pages,
+                    duplicate,
+                )
         if page.pages_after is not None:
             self.total_pages = self.pages + page.pages_after
         for skip in page.rows.skipped:
@@ -76,7 +99,7 @@ class SiteProgress:
 
     def start_over(self) -> None:
         """The site is read again from its first page: what a saved cursor had counted no longer holds."""
-        self.pages = self.locations = self.objects = 0
+        self.pages = self.locations = self.objects = self.skipped_records = self.duplicate_keys = 0
         self.total_pages = None
         self._recent = ()
 
@@ -104,7 +127,9 @@ class SyncProgress:
 
     def total_line(self) -> str:
         sites = self.sites.values()
-        pages, locations, objects = (sum(getattr(site, key) for site in sites) for key in STATE_COUNTS)
+        pages, locations, objects = (
+            sum(getattr(site, key) for site in sites) for key in ("pages", "locations", "objects")
+        )
         rate = self.rows_this_run / self.elapsed
         return f"all sites: {pages:,} pages, {locations:,} locations, {objects:,} objects, {rate:,.0f} rows/s"
 
@@ -118,6 +143,8 @@ class SyncProgress:
             lines.append(f"    rows:     locations {site.locations:,}, expected_inventory_objects {site.objects:,}")
             skipped = ", ".join(f"{kind} {count:,}" for kind, count in sorted(site.skipped.items())) or "none"
             lines.append(f"    skipped:  {skipped}")
+            if site.duplicate_keys:
+                lines.append(f"    duplicate location keys: {site.duplicate_keys:,} (each later copy is current)")
             if site.requests is not None:
                 requests = site.requests
                 lines.append(

@@ -64,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--rate-limit", type=float, default=None, metavar="RPS", help="429 above RPS requests/s")
     parser.add_argument(
+        "--data-version", type=int, default=1, help="serve the data as changed at this version (1: the base data)"
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -120,6 +123,7 @@ def config(args: argparse.Namespace) -> SimulatorConfig:
         jitter_ms=args.jitter_ms,
         rate_limit=args.rate_limit,
         faults=FaultPlan.parse(args.fault),
+        data_version=args.data_version,
     )
 
 

@@ -58,6 +58,7 @@ class SimulatorConfig:
     jitter_ms: float = 0.0  # plus a random 0..jitter_ms per request, so pages arrive out of order
     rate_limit: float | None = None  # requests per second over all sites; above it, 429 with Retry-After
     faults: FaultPlan = field(default_factory=FaultPlan)
+    data_version: int = 1  # which version of every site's data is served (see changes.py)
 
     def __post_init__(self) -> None:
         names = [site.name for site in self.sites]

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import data, faults, malformed
+from . import changes, data, faults, lookalikes, malformed
 from .config import PAST_END_404, PAST_END_EMPTY, SimulatorConfig, SiteSpec
 from .faults import Fault
 from .pages import LOCATIONS_PATH, Link, Links, PageRequest, last_page, page_request, render
@@ -100,7 +100,23 @@ class Simulator:
         if site is None:
             return sum(self.site_truths().values(), data.NOTHING)
         spec = self._sites[site].spec
-        return data.ground_truth(spec.seed, spec.locations) + self.malformed_truth(site).lands
+        if self.config.data_version < 2:  # the base data, counted without building a snapshot
+            return data.ground_truth(spec.seed, spec.locations) + self.malformed_truth(site).lands
+        snapshot = self.snapshot(site)
+        return data.GroundTruth(snapshot.locations, snapshot.objects) + self.malformed_truth(site).lands
+
+    def snapshot(self, site: str) -> changes.Snapshot:
+        """What `site` serves as current now: its location keys, expected objects and their total quantity."""
+        return changes.Snapshot.of(self.catalogue(site))
+
+    def catalogue(self, site: str) -> changes.Catalogue:
+        spec = self._sites[site].spec
+        return changes.Catalogue(spec.seed, spec.locations, self.config.shared_locations, self.config.data_version)
+
+    def set_data_version(self, version: int) -> None:
+        """Serve every site's data as it is at `version` from now on (1 is the base data): the API changed."""
+        self.config.data_version = version
+        self._cache.clear()
 
     def site_truths(self) -> dict[str, data.GroundTruth]:
         return {name: self.ground_truth(name) for name in self._sites}
@@ -212,7 +228,7 @@ class Simulator:
     def _refused_past_end(self, spec: SiteSpec, target: PageRequest) -> bool:
         if target.cursor or self.config.past_end == PAST_END_EMPTY:
             return False
-        return target.page > last_page(spec.locations, target.size)
+        return target.page > last_page(len(self.catalogue(spec.name)), target.size)
 
     def _past_end_error(self) -> web.Response:
         if self.config.past_end == PAST_END_404:
@@ -249,11 +265,10 @@ class Simulator:
         key = (spec.name, target.offset, target.size, target.cursor)
         if not content and customer is None and key in self._cache:
             return self._cache[key]
-        stop = min(target.offset + target.size, spec.locations)
-        shared = self.config.shared_locations
-        items: list[Any] = list(data.locations(spec.seed, target.offset, max(stop, target.offset), shared))
+        catalogue = self.catalogue(spec.name)
+        items: list[Any] = catalogue.items(target.offset, target.offset + target.size)
         links = Links(self.base_url, spec.name, customer, self.config)
-        page_links = links.of(target, spec.locations)
+        page_links = links.of(target, len(catalogue))
         for fault in content:
             _change_content(fault, spec.name, target, items, page_links, links)
         rendered = render(page_links, self.config.link_style)
@@ -274,6 +289,8 @@ def _change_content(
     following = target.page + 1
     if fault.kind == faults.MALFORMED:
         items.extend(record.record for record in malformed.records(site, target.page))
+    elif fault.kind == faults.LOOKALIKE_KEYS:
+        items.extend(record for _, record in lookalikes.records(site, target.page))
     elif fault.kind == faults.NEXT_ORIGIN:
         page_links["next"] = links.numbered(following, target.size, origin=fault.value)
     elif fault.kind == faults.NEXT_LOOP:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from dexory_async.client import RequestCounters
 from dexory_async.config import Settings
@@ -20,7 +21,8 @@ from tests.reliability import rows
 
 def first_pages(settings: Settings) -> dict[str, SiteStart]:
     """Every configured site from its first page, as a sync without state starts."""
-    return {site.name: SiteStart(first_page_url(settings, site), resumed=False) for site in settings.sites}
+    started = datetime.now(UTC)
+    return {site.name: SiteStart(first_page_url(settings, site), False, started) for site in settings.sites}
 
 
 @dataclass

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from dexory_async.bridge import QUEUE_PAGES, ExtractorThread
 from dexory_async.config import Settings, parse_settings
+from dexory_async.delivered import DeliveredKeys
 from dexory_async.errors import ApiKeyRejected
 from dexory_async.extractor import Emit, Failed, SiteEnded, SiteStart, StartedOver
 from dexory_async.flatten import FlatRows, flatten_locations
@@ -48,10 +50,10 @@ def test_a_bug_in_one_site_ends_that_site_alone(monkeypatch: pytest.MonkeyPatch)
     """An unexpected exception (a bug, a library surprise) fails the site it happened in, not the sync."""
     flatten = flatten_locations
 
-    def flatten_then_break(site: str, data: list[Any]) -> FlatRows:
+    def flatten_then_break(site: str, started: datetime, data: list[Any], keys: DeliveredKeys) -> FlatRows:
         if site == "broken":
             raise ZeroDivisionError("a bug in flattening")
-        return flatten(site, data)
+        return flatten(site, started, data, keys)
 
     monkeypatch.setattr("dexory_async.extractor.flatten_locations", flatten_then_break)
     config = SimulatorConfig(locations=500, extra_sites=(SiteSpec("broken", "broken-key", 500, 2),))
@@ -140,7 +142,9 @@ def test_resume_from_a_checkpoint_taken_while_later_pages_were_in_flight() -> No
                     assert wait_until(lambda: any((record.page or 0) > 3 for record in simulator.requests))
                     break  # with later pages requested, some still in flight
         assert cursor is not None
-        with ExtractorThread(settings, {site: SiteStart(cursor, resumed=True)}) as extractor:
+        with ExtractorThread(
+            settings, {site: SiteStart(cursor, resumed=True, round_started_at=datetime.now(UTC))}
+        ) as extractor:
             second = list(extractor)
     second_run = [row["name"] for item in second if isinstance(item, Page) for row in item.rows.locations]
     assert first_run + second_run == [item["name"] for item in expected_locations(9, 0, 2_000)]

@@ -119,7 +119,7 @@ def test_a_killed_sync_resumes_from_its_last_checkpoint_without_skipping_a_page(
     assert sorted(r.page or 0 for r in second_requests) == list(range(resume_page, pages_in_total + 1))
     assert set(range(1, resume_page)) <= requested_before_kill  # the pages before it came from the killed run
     rows_landed = assert_ground_truth(project / "files" / "warehouse.db", simulator)
-    assert set(state_of(project)) == {"last_sync"}
+    assert set(state_of(project)) == {"last_sync", "rounds"}
     assert_no_key(project, first.output, second.stdout)
     record(
         request.node.nodeid,

@@ -33,7 +33,7 @@ def test_full_sync_lands_the_ground_truth(tmp_path: Path, home: Path) -> None:
     assert landed_per_site(database) == {"demo-site": SiteRows(truth.locations, truth.objects)}
 
     state = json.loads((project / "files" / "state.json").read_text())
-    assert set(state) == {"last_sync"} and state["last_sync"].endswith("Z")
+    assert set(state) == {"last_sync", "rounds"} and state["last_sync"].endswith("Z")
 
     log = result.stdout
     assert "SYNC SUCCEEDED" in log
@@ -79,7 +79,7 @@ def test_max_pages_stops_a_sync_and_the_next_ones_continue(tmp_path: Path, home:
     entries = [state.get("sites", {}).get(config.site, {}) for state in states]
     assert [entry.get("pages") for entry in entries] == [3, 6, None]  # 7 pages: 3, then 3 more, then the last
     assert [page_number(URL(entry["cursor"])) for entry in entries[:2]] == [4, 7]
-    assert set(states[2]) == {"last_sync"}
+    assert set(states[2]) == {"last_sync", "rounds"}
     assert ["max_pages (3) reached" in log for log in logs] == [True, True, False]
     assert all("resuming the interrupted sync" in log for log in logs[1:])
     database = project / "files" / "warehouse.db"

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from dexory_async.delivered import DeliveredKeys, Earlier, KeyFilter, location_key
 from dexory_async.flatten import (
     NULLED_NOT_A_NUMBER,
     OBJECTS_FIELD,
@@ -20,12 +21,13 @@ from dexory_async.flatten import (
     flatten_locations,
     normalise_timestamp,
 )
-from dexory_async.tables import KEY_FIELDS, LOCATION_KEY, OBJECT_INDEX
+from dexory_async.tables import KEY_FIELDS, LOCATION_KEY, OBJECT_INDEX, ROUND_STARTED_AT
 from dexory_simulator.data import ground_truth, locations
 
 SITE = "paris-dc"
 SCAN = "2026-11-03T08:15:30.250Z"
 SCAN_AT = datetime(2026, 11, 3, 8, 15, 30, 250_000, tzinfo=UTC)
+ROUND = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
 def loc(**fields: Any) -> dict[str, Any]:
@@ -35,11 +37,18 @@ def loc(**fields: Any) -> dict[str, Any]:
 
 
 def parent(scan_date: datetime = SCAN_AT) -> dict[str, Any]:
-    return {"site": SITE, "name": "A01-0001-02", "location_type": "rack", "aisle": "A01", "scan_date": scan_date}
+    """What every row of the location carries: its key and the start of its sync round."""
+    key = {"site": SITE, "name": "A01-0001-02", "location_type": "rack", "aisle": "A01", "scan_date": scan_date}
+    return {**key, ROUND_STARTED_AT: ROUND}
+
+
+def flat(site: str, page: list[Any]) -> FlatRows:
+    """A page flattened as the first of its sync."""
+    return flatten_locations(site, ROUND, page, DeliveredKeys())
 
 
 def flat_one(location: Any) -> FlatRows:
-    return flatten_locations(SITE, [location])
+    return flat(SITE, [location])
 
 
 def assert_utc(moment: datetime | None, expected: datetime) -> None:
@@ -80,6 +89,7 @@ def test_location_row_has_the_site_and_every_field_except_the_objects() -> None:
             "status_type": "correct",
             "message": None,
             "image_url": "https://images.example.invalid/1.jpg",
+            ROUND_STARTED_AT: ROUND,
         }
     ]
     assert OBJECTS_FIELD not in rows.locations[0]
@@ -157,7 +167,7 @@ def test_empty_string_key_fields_are_not_missing() -> None:
 
 
 def test_every_row_of_both_tables_carries_the_site_given() -> None:
-    rows = flatten_locations("lyon-dc", [loc(name="L1", expected_inventory_objects=[{"sku": "a"}, {"sku": "b"}])])
+    rows = flat("lyon-dc", [loc(name="L1", expected_inventory_objects=[{"sku": "a"}, {"sku": "b"}])])
 
     assert [row["site"] for row in rows.locations] == ["lyon-dc"]
     assert [row["site"] for row in rows.objects] == ["lyon-dc", "lyon-dc"]
@@ -166,7 +176,7 @@ def test_every_row_of_both_tables_carries_the_site_given() -> None:
 def test_two_sites_with_identical_locations_give_rows_differing_only_in_site() -> None:
     page = [loc(occupancy=0.5, expected_inventory_objects=[{"sku": "S", "quantity": 2}])]
 
-    paris, lyon = flatten_locations("paris-dc", page), flatten_locations("lyon-dc", page)
+    paris, lyon = flat("paris-dc", page), flat("lyon-dc", page)
 
     for table in ("locations", "objects"):
         paris_rows, lyon_rows = getattr(paris, table), getattr(lyon, table)
@@ -270,7 +280,7 @@ def test_scan_date_is_an_aware_utc_datetime_of_the_same_instant(raw: str, expect
 
 
 def test_same_instant_in_different_zones_gives_the_same_key() -> None:
-    rows = flatten_locations(SITE, [loc(scan_date="2026-11-03T08:15:30Z"), loc(scan_date="2026-11-03T09:15:30+01:00")])
+    rows = flat(SITE, [loc(scan_date="2026-11-03T08:15:30Z"), loc(scan_date="2026-11-03T09:15:30+01:00")])
 
     assert keys(rows.locations)[0] == keys(rows.locations)[1]
     assert rows.locations[0]["scan_date"].isoformat() == rows.locations[1]["scan_date"].isoformat()
@@ -288,7 +298,7 @@ def test_normalise_timestamp_rejects_non_strings(raw: Any) -> None:
 
 @pytest.mark.parametrize("raw", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
 def test_out_of_range_scan_date_is_skipped_not_raised(raw: str) -> None:
-    rows = flatten_locations(SITE, [loc(scan_date=raw), loc(name="B")])
+    rows = flat(SITE, [loc(scan_date=raw), loc(name="B")])
 
     assert [row["name"] for row in rows.locations] == ["B"]
     assert [skip.kind for skip in rows.skipped] == [SKIP_LOCATION_BAD_SCAN_DATE]
@@ -375,7 +385,7 @@ def test_prefixing_never_overwrites_another_field() -> None:
     }
     row = flat_one(loc(expected_inventory_objects=[item])).objects[0]
 
-    values = [row[column] for column in row if column not in (*KEY_FIELDS, OBJECT_INDEX)]
+    values = [row[column] for column in row if column not in (*KEY_FIELDS, OBJECT_INDEX, ROUND_STARTED_AT)]
     assert sorted(values, key=str) == sorted(item.values(), key=str)
     assert row["name"] == "A01-0001-02"
     assert row["site"] == SITE
@@ -412,7 +422,7 @@ def test_missing_none_or_empty_objects_give_no_object_rows_and_no_skip(objects: 
 
 @pytest.mark.parametrize("item", [None, "A01-0001-02", 42, ["name", "x"], 1.5])
 def test_location_that_is_not_an_object_is_skipped(item: Any) -> None:
-    rows = flatten_locations(SITE, [loc(name="before"), item, loc(name="after")])
+    rows = flat(SITE, [loc(name="before"), item, loc(name="after")])
 
     assert [row["name"] for row in rows.locations] == ["before", "after"]
     assert len(rows.skipped) == 1
@@ -429,7 +439,7 @@ def test_location_missing_a_key_field_is_skipped(field: str, how: str) -> None:
     else:
         location[field] = None
 
-    rows = flatten_locations(SITE, [location, loc(name="ok")])
+    rows = flat(SITE, [location, loc(name="ok")])
 
     assert [row["name"] for row in rows.locations] == ["ok"]
     assert rows.objects == []  # a skipped location's objects are skipped with it
@@ -449,7 +459,7 @@ def test_missing_key_skip_names_every_missing_field() -> None:
 def test_location_with_unparsable_scan_date_is_skipped(scan_date: Any) -> None:
     location = loc(scan_date=scan_date, expected_inventory_objects=[{"sku": "S"}])
 
-    rows = flatten_locations(SITE, [location, loc(name="ok")])
+    rows = flat(SITE, [location, loc(name="ok")])
 
     assert [row["name"] for row in rows.locations] == ["ok"]
     assert rows.objects == []
@@ -497,7 +507,7 @@ def test_a_page_mixing_good_and_bad_locations_keeps_order_and_reports_each_skip(
         loc(name="L5", expected_inventory_objects=[1, {"sku": "b"}]),
     ]
 
-    rows = flatten_locations(SITE, page)
+    rows = flat(SITE, page)
 
     assert [row["name"] for row in rows.locations] == ["L0", "L4", "L5"]
     assert [(row["name"], row["sku"]) for row in rows.objects] == [("L0", "a"), ("L5", "b")]
@@ -511,7 +521,7 @@ def test_a_page_mixing_good_and_bad_locations_keeps_order_and_reports_each_skip(
 
 
 def test_empty_page_gives_nothing() -> None:
-    assert flatten_locations(SITE, []) == FlatRows()
+    assert flat(SITE, []) == FlatRows()
 
 
 # ---------------------------------------------------------------------------------------------------- numeric columns
@@ -546,6 +556,77 @@ def test_number_check_applies_only_to_its_own_table() -> None:
     assert rows.skipped == []
 
 
+# ---------------------------------------------------------------------------------------------- keys delivered twice
+
+
+def test_a_location_key_delivered_again_supersedes_the_objects_only_its_earlier_copy_had() -> None:
+    delivered = DeliveredKeys()
+    first = flatten_locations(
+        SITE, ROUND, [loc(expected_inventory_objects=[{"quantity": n} for n in range(5)])], delivered
+    )
+    again = flatten_locations(
+        SITE, ROUND, [loc(expected_inventory_objects=[{"quantity": 7}, {"quantity": 8}])], delivered
+    )
+
+    assert first.superseded == [] and first.duplicates == []
+    assert [row["quantity"] for row in again.objects] == [7, 8]
+    key = {name: value for name, value in parent().items() if name != ROUND_STARTED_AT}
+    assert again.superseded == [{**key, OBJECT_INDEX: index} for index in (2, 3, 4)]
+    assert len(again.duplicates) == 1 and "'A01-0001-02'" in again.duplicates[0]
+
+
+def test_a_later_copy_with_more_objects_supersedes_nothing_and_each_sync_starts_unaware() -> None:
+    delivered = DeliveredKeys()
+    page = [loc(expected_inventory_objects=[{"sku": "a"}]), loc(expected_inventory_objects=[{"sku": "a"}, {}])]
+
+    rows = flatten_locations(SITE, ROUND, page, delivered)
+    next_sync = flatten_locations(SITE, ROUND, page[:1], DeliveredKeys())
+
+    assert rows.superseded == [] and len(rows.duplicates) == 1
+    assert next_sync.duplicates == []
+
+
+def test_a_key_an_earlier_sync_of_the_round_may_have_delivered_supersedes_without_being_counted() -> None:
+    earlier = KeyFilter()
+    earlier.add(location_key(parent()))
+    delivered = DeliveredKeys(Earlier(earlier, widest=3))
+
+    rows = flatten_locations(SITE, ROUND, [loc(expected_inventory_objects=[{"sku": "a"}])], delivered)
+
+    key = {name: value for name, value in parent().items() if name != ROUND_STARTED_AT}
+    assert rows.superseded == [{**key, OBJECT_INDEX: 1}, {**key, OBJECT_INDEX: 2}]
+    assert rows.duplicates == []
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ({"name": 123}, {"name": "123"}),  # the warehouse's key is text
+        ({"scan_date": "2026-11-03T08:15:30.1234561Z"}, {"scan_date": "2026-11-03T08:15:30.1234569Z"}),  # below 1 µs
+    ],
+)
+def test_keys_the_warehouse_would_merge_are_counted_as_the_same_key(one: dict[str, Any], other: dict[str, Any]) -> None:
+    rows = flat(SITE, [loc(**one), loc(**other)])
+
+    assert len(set(keys(rows.locations))) == 1
+    assert len(rows.duplicates) == 1
+
+
+def test_a_nul_in_a_key_field_is_replaced_visibly_so_keys_stay_distinct() -> None:
+    rows = flat(SITE, [loc(name="N\u0000UL", aisle="A\u0000"), loc(name="NUL", aisle="A")])
+
+    assert [(row["name"], row["aisle"]) for row in rows.locations] == [("N\ufffdUL", "A\ufffd"), ("NUL", "A")]
+    assert rows.duplicates == []
+
+
+def test_every_row_carries_the_round_and_an_api_field_of_that_name_is_kept_apart() -> None:
+    rows = flat(SITE, [loc(round_started_at="theirs", expected_inventory_objects=[{"round_started_at": 1}])])
+
+    assert rows.locations[0][ROUND_STARTED_AT] == ROUND == rows.objects[0][ROUND_STARTED_AT]
+    assert rows.locations[0]["location_round_started_at"] == "theirs"
+    assert rows.objects[0]["object_round_started_at"] == 1
+
+
 # ---------------------------------------------------------------------------------------------------- simulator data
 
 
@@ -553,7 +634,7 @@ def test_flattening_simulator_data_matches_ground_truth() -> None:
     count = 2000
     truth = ground_truth(3, count)
 
-    rows = flatten_locations(SITE, list(locations(3, 0, count)))
+    rows = flat(SITE, list(locations(3, 0, count)))
 
     assert rows.skipped == []
     assert len(rows.locations) == truth.locations == count
@@ -577,8 +658,8 @@ def test_flattening_simulator_data_matches_ground_truth() -> None:
 
 def test_sites_whose_locations_share_keys_land_distinct_rows() -> None:
     count = 200
-    paris = flatten_locations("paris-dc", list(locations(3, 0, count, shared=count)))
-    lyon = flatten_locations("lyon-dc", list(locations(4, 0, count, shared=count)))
+    paris = flat("paris-dc", list(locations(3, 0, count, shared=count)))
+    lyon = flat("lyon-dc", list(locations(4, 0, count, shared=count)))
 
     def without_site(rows: list[Row]) -> set[tuple[Any, ...]]:
         return {tuple(row[key] for key in LOCATION_KEY) for row in rows}

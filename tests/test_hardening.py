@@ -133,7 +133,7 @@ def test_a_saved_cursor_past_the_end_of_a_shrunk_site_starts_it_over(project: Pa
     assert records[0].page == 6 and records[0].status == int(past_end)  # the cursor was tried once...
     assert "page[number]" not in records[1].query  # ...then the first page
     assert landed_truth(project) == truth
-    assert state_of(project).keys() == {"last_sync"}  # page 6 is forgotten
+    assert state_of(project).keys() == {"last_sync", "rounds"}  # page 6 is forgotten
 
 
 def test_a_404_on_a_later_page_names_the_page_not_the_site(project: Path, home: Path) -> None:
@@ -279,8 +279,9 @@ def test_checkpoints_follow_the_row_bound(project: Path, home: Path) -> None:
             implied, since = implied + 1, 0
 
     recorded = checkpoints(result.stdout)
-    *during, closing = recorded
-    assert closing.keys() == {"last_sync"}
+    opening, *during, closing = recorded  # the round saved as it starts, the row bound's, the round's end
+    assert "cursor" not in opening["sites"]["demo-site"] and "round_started_at" in opening["sites"]["demo-site"]
+    assert closing.keys() == {"last_sync", "rounds"}
     assert len(during) == implied
     written = [entry["sites"]["demo-site"]["locations"] + entry["sites"]["demo-site"]["objects"] for entry in during]
     steps = [after - before for before, after in zip([0, *written], written, strict=False)]

@@ -24,7 +24,6 @@ from dexory_async.config import ConfigurationError, parse_settings
 from dexory_async.links import page_number
 from dexory_async.state import resume_plan
 from dexory_simulator import GroundTruth, RequestRecord, Simulator, SimulatorConfig, SiteSpec, serve_in_thread
-from dexory_simulator.data import locations
 from tests.conftest import WRONG_KEY, configuration_for
 from tests.debug_process import StreamedDebug, state_of
 from tools.fivetran_cli import run_debug, stage_project, write_configuration
@@ -190,7 +189,7 @@ def test_three_sites_land_their_own_rows_with_their_own_keys(project: Path, home
         name: -(-truth.locations // PAGE_SIZE) for name, truth in truths.items()
     }  # every page of every site, once
     assert 1 < max_in_flight <= concurrency  # concurrent, within the budget shared by all sites
-    assert state_of(project).keys() == {"last_sync"}
+    assert state_of(project).keys() == {"last_sync", "rounds"}
     assert_no_key(project, every_key(simulator), result.stdout)
 
 
@@ -209,7 +208,7 @@ def test_every_checkpoint_resumes_each_site_where_it_stood(project: Path, home: 
     for number, state in enumerate(intermediate, start=1):
         for site, plan in resume_plan(settings, state).items():
             landed_pages = state["sites"][site].get("pages", 0)
-            if landed_pages and plan.start is not None and not plan.resumed:
+            if landed_pages and plan.start is not None and not plan.start.resumed:
                 starting_over.append(f"checkpoint {number}: site {site!r} with {landed_pages} pages landed")
     assert not starting_over, starting_over
 
@@ -254,7 +253,7 @@ def test_a_revoked_key_fails_its_site_alone_and_the_next_sync_completes_it(proje
     assert south_rerun[0].page == page_number(cursor) and not unnumbered(south_rerun)  # resumed, not started over
     assert all(record.status == 200 for record in rerun)
     assert_every_site_landed_exactly_once(database, simulator)  # across both runs, once per key
-    assert final_state.keys() == {"last_sync"}
+    assert final_state.keys() == {"last_sync", "rounds"}
     assert_no_key(project, every_key(simulator), failed.stdout, second.stdout)
 
 
@@ -329,11 +328,11 @@ def test_max_pages_counts_per_site_and_finished_sites_wait_for_the_round(project
 
     print(f"requests per site per run: {runs}")
     assert runs[0] == {"north": 2, "south": 2, "east": 2}  # max_pages is per site
-    assert states[0]["sites"]["east"].get("finished") is True  # east ended within its two pages
+    assert "finished" in states[0]["sites"]["east"]  # east ended within its two pages
     assert runs[1] == {"north": 1, "south": 2}  # east finished: not fetched again in this round
-    assert states[1]["sites"]["north"].get("finished") is True
+    assert "finished" in states[1]["sites"]["north"]
     assert runs[2] == {"south": 1}
-    assert states[2].keys() == {"last_sync"}  # the round is over: the next sync reads every site again
+    assert states[2].keys() == {"last_sync", "rounds"}  # the round is over: the next sync reads every site again
 
 
 # ------------------------------------------------------------------------------------------ configuration errors
@@ -383,20 +382,15 @@ def test_clear_text_to_another_host_is_refused_and_https_suggested() -> None:
 # ------------------------------------------------------------------------------------------------ legacy state
 
 
-def test_state_of_the_single_site_version_resumes_its_site(project: Path, home: Path) -> None:
+def test_state_from_before_sync_rounds_reads_its_site_in_full(project: Path, home: Path) -> None:
+    """Rows saved before rounds carry none: resuming would leave them out of the round's snapshot."""
     with serve_in_thread(three_sites()) as simulator:
         resumed_site = simulator.config.sites[0]
         base = simulator.base_url
-        landed_before = list(locations(resumed_site.seed, 0, 2 * PAGE_SIZE))
-        skipped = GroundTruth(
-            len(landed_before), sum(len(location["expected_inventory_objects"]) for location in landed_before)
-        )
         legacy = {
             "cursor": f"{base}/customer-api/v1/locations?site={resumed_site.name}&page%5Bsize%5D={PAGE_SIZE}"
             "&page%5Bnumber%5D=3",
             "pages": 2,
-            "locations": skipped.locations,
-            "objects": skipped.objects,
         }
         write_state(project, legacy)
         write_configuration(project, sites_configuration(simulator))
@@ -405,15 +399,11 @@ def test_state_of_the_single_site_version_resumes_its_site(project: Path, home: 
         records = list(simulator.requests)
 
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "resuming the interrupted sync" in result.stdout
-    resumed = of_site(records, resumed_site.name)
-    assert resumed[0].page == 3 and min(record.page or 0 for record in resumed) == 3  # pages 1-2 not read again
+    assert f"site {resumed_site.name!r}: saved progress predates sync rounds; reading the site in full" in result.stdout
+    assert of_site(records, resumed_site.name)[0].page == 1
     landed = per_site(project / "files" / "warehouse.db")
-    truth = truths[resumed_site.name]
-    assert landed[resumed_site.name] + skipped == truth  # what the old version had landed is not read again
-    assert all(landed[name] == truths[name] for name in NAMES if name != resumed_site.name)  # the others in full
-    assert f"locations {truth.locations:,}, expected_inventory_objects {truth.objects:,}" in result.stdout
-    assert state_of(project).keys() == {"last_sync"}
+    assert all(landed[name] == truths[name] for name in NAMES)
+    assert state_of(project).keys() == {"last_sync", "rounds"}
 
 
 # ---------------------------------------------------------------------------------------------- connection test

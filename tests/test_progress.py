@@ -18,6 +18,7 @@ from dexory_async.progress import SKIPS_LOGGED_PER_KIND, SiteProgress, SyncProgr
 LOGGER = "dexory_async.progress"
 START = 1_000.0
 PARIS, LYON = "paris-dc", "lyon-dc"
+ZERO = dict.fromkeys(("pages", "locations", "objects", "skipped_records", "duplicate_keys", "retries"), 0)
 
 
 def page(
@@ -61,7 +62,7 @@ def warnings_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_a_new_site_starts_at_zero() -> None:
     progress = SiteProgress(PARIS)
 
-    assert progress.state_counts() == {"pages": 0, "locations": 0, "objects": 0}
+    assert progress.state_counts() == {**ZERO, "pages": 0, "locations": 0, "objects": 0}
     assert (progress.pages_this_run, progress.rows_this_run, progress.total_pages) == (0, 0, None)
     assert not progress.skipped
 
@@ -77,8 +78,8 @@ def test_each_site_counts_only_its_own_pages() -> None:
     paris = site_with(page(locations=3, objects=1), page(locations=1))
     lyon = site_with(page(locations=7, objects=9, site=LYON), site=LYON)
 
-    assert paris.state_counts() == {"pages": 2, "locations": 4, "objects": 1}
-    assert lyon.state_counts() == {"pages": 1, "locations": 7, "objects": 9}
+    assert paris.state_counts() == {**ZERO, "pages": 2, "locations": 4, "objects": 1}
+    assert lyon.state_counts() == {**ZERO, "pages": 1, "locations": 7, "objects": 9}
 
 
 def test_retries_are_the_sites_retries_so_far_as_the_last_page_reports_them() -> None:
@@ -147,10 +148,10 @@ def test_start_over_forgets_what_a_saved_cursor_counted() -> None:
 
     progress.start_over()
 
-    assert progress.state_counts() == {"pages": 0, "locations": 0, "objects": 0}
+    assert progress.state_counts() == {**ZERO, "pages": 0, "locations": 0, "objects": 0}
     assert progress.total_pages is None
     progress.add(page(locations=4, objects=1, pages_after=2))
-    assert progress.state_counts() == {"pages": 1, "locations": 4, "objects": 1}
+    assert progress.state_counts() == {**ZERO, "pages": 1, "locations": 4, "objects": 1}
     assert progress.total_pages == 3
 
 
@@ -257,7 +258,7 @@ def test_resumed_from_state_carries_the_counts() -> None:
     progress = SiteProgress.resumed_from(PARIS, entry)
 
     assert progress.site == PARIS
-    assert progress.state_counts() == {"pages": 7, "locations": 7_000, "objects": 12_345}
+    assert progress.state_counts() == {**ZERO, "pages": 7, "locations": 7_000, "objects": 12_345}
     assert (progress.pages_this_run, progress.rows_this_run) == (0, 0)  # this run has done nothing yet
 
 
@@ -266,24 +267,29 @@ def test_resumed_counts_keep_growing() -> None:
 
     progress.add(page(locations=10, objects=5))
 
-    assert progress.state_counts() == {"pages": 8, "locations": 80, "objects": 105}
+    assert progress.state_counts() == {**ZERO, "pages": 8, "locations": 80, "objects": 105}
     assert progress.rows_this_run == 15
 
 
 def test_resumed_from_ignores_missing_or_malformed_counts() -> None:
     progress = SiteProgress.resumed_from(PARIS, {"pages": "7", "locations": None, "objects": 3.5, "finished": True})
 
-    assert progress.state_counts() == {"pages": 0, "locations": 0, "objects": 0}
+    assert progress.state_counts() == {**ZERO, "pages": 0, "locations": 0, "objects": 0}
 
 
 def test_resumed_from_ignores_booleans() -> None:
     progress = SiteProgress.resumed_from(PARIS, {"pages": True, "locations": False, "objects": 2})
 
-    assert progress.state_counts() == {"pages": 0, "locations": 0, "objects": 2}
+    assert progress.state_counts() == {**ZERO, "pages": 0, "locations": 0, "objects": 2}
 
 
 def test_resumed_from_a_partial_entry() -> None:
-    assert SiteProgress.resumed_from(PARIS, {"pages": 4}).state_counts() == {"pages": 4, "locations": 0, "objects": 0}
+    assert SiteProgress.resumed_from(PARIS, {"pages": 4}).state_counts() == {
+        **ZERO,
+        "pages": 4,
+        "locations": 0,
+        "objects": 0,
+    }
 
 
 def test_state_counts_has_exactly_the_persisted_keys() -> None:
@@ -291,7 +297,7 @@ def test_state_counts_has_exactly_the_persisted_keys() -> None:
 
     counts = progress.state_counts()
 
-    assert counts == {"pages": 1, "locations": 2, "objects": 3}
+    assert counts == {**ZERO, "pages": 1, "locations": 2, "objects": 3, "skipped_records": 1, "retries": 1}
     assert SiteProgress.resumed_from(PARIS, counts).state_counts() == counts
 
 
@@ -300,5 +306,5 @@ def test_state_counts_without_the_last_page_leave_out_only_that_page() -> None:
     progress.add(page(locations=3, objects=4))
     progress.add(page(locations=2, objects=7))
 
-    assert progress.state_counts(rereads=1) == {"pages": 6, "locations": 53, "objects": 64}
-    assert progress.state_counts() == {"pages": 7, "locations": 55, "objects": 71}
+    assert progress.state_counts(rereads=1) == {**ZERO, "pages": 6, "locations": 53, "objects": 64}
+    assert progress.state_counts() == {**ZERO, "pages": 7, "locations": 55, "objects": 71}

@@ -3,18 +3,18 @@
 `tools.bench` stages this module as the `connector.py` of a project holding the runtime library and the simulator,
 and writes beside it a `bench_ceiling.json`: the page size and the simulator's own records of the sites (`SiteSpec`).
 At import, outside the timed part (`calling update()` to `SYNC SUCCEEDED`), every page's rows are flattened from the
-simulator's data as the extractor flattens what the simulator serves, each row stamped with its site's
-`round_started_at` (one UTC instant per site, as a sync round gives it). `update()` then upserts them in the order
-the extractor hands pages on (the sites taking turns), records every page and site end in the library's ledger and
-checkpoints its state at the connector's cadence (`checkpoint_interval_seconds`, `checkpoint_max_rows`): the SDK's
-share of a sync, with the book-keeping every sync does, and nothing else. It is built from the library alone, never
-from the real `connector.py`, so the code under measurement cannot leak into its ceiling.
+simulator's data as the extractor flattens what the simulator serves, in one sync round started then: every row
+carries its `round_started_at`. `update()` then writes what a sync writes, in the order the extractor hands pages on
+(the sites taking turns): each site's `site_rounds` row as its round starts and as it ends, every row (and the soft
+delete of any object a later copy of its location dropped), and the library's ledger checkpointed at its cadence
+(`checkpoint_interval_seconds`, `checkpoint_max_rows`): the SDK's share of a sync, with the book-keeping every sync
+does, and nothing else. It is built from the library alone, never from the real `connector.py`, so the code under
+measurement cannot leak into its own ceiling.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -26,20 +26,22 @@ from fivetran_connector_sdk import Connector
 from fivetran_connector_sdk import Operations as op
 from yarl import URL
 
+from dexory_async.cadence import CheckpointCadence
 from dexory_async.client import RequestCounters
 from dexory_async.config import Settings, parse_settings
+from dexory_async.delivered import DeliveredKeys
 from dexory_async.extractor import Item, SiteEnded, SiteStart
 from dexory_async.flatten import FlatRows, flatten_locations
 from dexory_async.gc_policy import fewer_gc_passes
 from dexory_async.ledger import SyncLedger
 from dexory_async.links import with_page_number
 from dexory_async.page import Finished, Page
-from dexory_async.tables import LOCATIONS, OBJECTS, table_definitions
+from dexory_async.tables import LOCATIONS, OBJECTS, SITE_ROUNDS, table_definitions
 from dexory_simulator.config import SiteSpec
 from dexory_simulator.data import locations
 
 PLAN_FILE = "bench_ceiling.json"
-ROUND_STARTED_AT = "round_started_at"
+ROUND = datetime.now(UTC)  # the sync round every row of this run carries, started at import
 
 
 @dataclass(frozen=True)
@@ -56,20 +58,19 @@ class Plan:
         return cls(int(raw["page_size"]), tuple(SiteSpec(**site) for site in raw["sites"]))
 
 
-def flatten_site(site: SiteSpec, page_size: int, round_started_at: datetime) -> list[FlatRows]:
-    """The rows of each page of `site`, as the extractor flattens the pages the simulator serves, in one round."""
-    pages = [
-        flatten_locations(site.name, list(locations(site.seed, start, min(start + page_size, site.locations))))
+def flatten_site(site: SiteSpec, page_size: int) -> list[FlatRows]:
+    """The rows of each page of `site`, as the extractor flattens the pages the simulator serves in a round."""
+    keys = DeliveredKeys()
+    return [
+        flatten_locations(
+            site.name, ROUND, list(locations(site.seed, start, min(start + page_size, site.locations))), keys
+        )
         for start in range(0, site.locations, page_size)
     ]
-    for rows in pages:
-        for row in (*rows.locations, *rows.objects):
-            row[ROUND_STARTED_AT] = round_started_at
-    return pages
 
 
 def precompute(plan: Plan) -> dict[str, list[FlatRows]]:
-    return {site.name: flatten_site(site, plan.page_size, datetime.now(UTC)) for site in plan.sites}
+    return {site.name: flatten_site(site, plan.page_size) for site in plan.sites}
 
 
 def pages_from_memory(rows: Mapping[str, list[FlatRows]], starts: Mapping[str, SiteStart]) -> Iterator[Item]:
@@ -107,25 +108,33 @@ def _precomputed_beside_this_file() -> dict[str, list[FlatRows]] | None:
 PAGE_ROWS = _precomputed_beside_this_file()  # at import: outside the timed part
 
 
-def upsert_from_memory(settings: Settings, state: dict[str, Any], rows: Mapping[str, list[FlatRows]]) -> None:
-    """Every row upserted, the ledger's state checkpointed at the connector's cadence and once at the end."""
+def write_from_memory(settings: Settings, state: dict[str, Any], rows: Mapping[str, list[FlatRows]]) -> None:
+    """What a sync writes for `rows`: the rounds as they start, every row, each round as it ends, and the ledger's
+    state at the checkpoint cadence and once at the end."""
     if set(rows) != set(settings.site_names):
         raise ValueError(f"site_name {settings.site_names} is not the plan's sites {sorted(rows)}")
-    ledger = SyncLedger(settings, state)
+    ledger = SyncLedger(settings, state, lambda: ROUND)
+    cadence = CheckpointCadence(settings.checkpoint_interval_seconds, settings.checkpoint_max_rows)
     upsert = op.upsert
-    last_checkpoint, rows_since = time.monotonic(), 0
+    for row in ledger.round_rows():
+        upsert(SITE_ROUNDS, row)
+    op.checkpoint(ledger.checkpoint_state())
+    cadence.saved()
     for item in pages_from_memory(rows, ledger.starts()):
         if isinstance(item, Page):
             for row in item.rows.locations:
                 upsert(LOCATIONS, row)
             for row in item.rows.objects:
                 upsert(OBJECTS, row)
-            rows_since += len(item.rows.locations) + len(item.rows.objects)
-        ledger.record(item)
-        due = time.monotonic() - last_checkpoint >= settings.checkpoint_interval_seconds
-        if isinstance(item, Page) and (due or rows_since >= settings.checkpoint_max_rows):
+            for keys in item.rows.superseded:
+                op.delete(OBJECTS, keys)
+            cadence.wrote(len(item.rows.locations) + len(item.rows.objects))
+        ended = ledger.record(item)
+        if ended is not None:
+            upsert(SITE_ROUNDS, ended)
+        if isinstance(item, Page) and cadence.due():
             op.checkpoint(ledger.checkpoint_state())
-            last_checkpoint, rows_since = time.monotonic(), 0
+            cadence.saved()
     op.checkpoint(ledger.closing_state())
 
 
@@ -133,7 +142,7 @@ def update(configuration: dict[str, Any], state: dict[str, Any]) -> None:
     if PAGE_ROWS is None:
         raise RuntimeError(f"no {PLAN_FILE} beside {__file__}: stage this module with `tools.bench`")
     with fewer_gc_passes():
-        upsert_from_memory(parse_settings(configuration), state, PAGE_ROWS)
+        write_from_memory(parse_settings(configuration), state, PAGE_ROWS)
 
 
 def schema(configuration: dict[str, Any]) -> list[dict[str, Any]]:

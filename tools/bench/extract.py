@@ -19,6 +19,7 @@ import resource
 import time
 from contextlib import suppress
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -26,10 +27,13 @@ import orjson
 from yarl import URL
 
 from dexory_async.config import LIST_SEPARATOR, SITE_API_KEY, SITE_NAME, Settings, Site, parse_settings
+from dexory_async.delivered import DeliveredKeys
 from dexory_async.extractor import Item, SiteEnded, SiteStart, extract
 from dexory_async.flatten import flatten_locations
 from dexory_async.links import first_page_url, resolve_link, with_key
 from dexory_async.page import Page
+
+ROUND = datetime.now(UTC)  # the sync round every row of this run carries
 
 
 @dataclass
@@ -95,7 +99,8 @@ async def run_extractor(settings: Settings, awaited: set[str]) -> Tally:
             if not pending:
                 all_ended.set()
 
-    starts = {site.name: SiteStart(first_page_url(settings, site), resumed=False) for site in settings.sites}
+    started_at = datetime.now(UTC)
+    starts = {site.name: SiteStart(first_page_url(settings, site), False, started_at) for site in settings.sites}
     started = time.perf_counter()
     extraction = asyncio.create_task(extract(settings, starts, emit))
     ended = asyncio.create_task(all_ended.wait())
@@ -128,8 +133,11 @@ def parse_from_memory(bodies: list[tuple[Site, bytes]]) -> Tally:
     """Parse and flatten bodies already in memory: the extractor's work without the network and the event loop."""
     tally = Tally()
     started = time.perf_counter()
+    keys: dict[str, DeliveredKeys] = {}  # one per site, as over a round
     for site, body in bodies:
-        rows = flatten_locations(site.name, orjson.loads(body)["data"])
+        rows = flatten_locations(
+            site.name, ROUND, orjson.loads(body)["data"], keys.setdefault(site.name, DeliveredKeys())
+        )
         tally.count(len(rows.locations), len(rows.objects), len(body))
     tally.seconds = time.perf_counter() - started
     return tally

@@ -1,0 +1,149 @@
+"""After the API changes between syncs, the warehouse tells the truth: each site's current snapshot is exactly what
+the API serves now, every scan ever served stays as history, and an unchanged re-sync adds nothing. The real
+`fivetran debug` writes a real DuckDB file; the simulator says what it serves, in its own words."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from dexory_simulator import FaultPlan, Simulator, SimulatorConfig, SiteSpec, lookalikes, serve_in_thread
+from dexory_simulator.changes import AWKWARD_QUANTITIES, Snapshot
+from dexory_simulator.lookalikes import BELOW_A_MICROSECOND, NUL_APART, NUMBER_AND_TEXT
+from tests.conftest import configuration_for, wait_until
+from tests.debug_process import StreamedDebug, site_state
+from tests.warehouse import Current, all_scans, column_pairs, current_snapshot, landed, rounds, table_rows
+from tools.fivetran_cli import run_debug, stage_project, write_configuration
+
+SITES = (SiteSpec("north", "key-north-7c1e", 500, seed=21), SiteSpec("south", "key-south-2b9d", 400, seed=22))
+
+
+def serving(simulator: Simulator) -> dict[str, Snapshot]:
+    return {spec.name: simulator.snapshot(spec.name) for spec in SITES}
+
+
+def assert_current_is(database: Path, truth: dict[str, Snapshot]) -> None:
+    current = current_snapshot(database)
+    for site, snapshot in truth.items():
+        assert current[site].scans == snapshot.scans, site
+        assert current[site].objects == snapshot.objects, site
+        assert current[site].quantity == pytest.approx(snapshot.quantity, rel=1e-12, abs=1e-9), site
+
+
+def sync(project: Path, home: Path) -> str:
+    result = run_debug(project, home, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:]
+    return result.stdout
+
+
+def test_after_the_api_changes_each_current_snapshot_is_exact_and_history_is_kept(tmp_path: Path, home: Path) -> None:
+    project = stage_project(tmp_path / "project")
+    database = project / "files" / "warehouse.db"
+    with serve_in_thread(SimulatorConfig.of_sites(SITES)) as simulator:
+        write_configuration(project, configuration_for(simulator, sites=[spec.name for spec in SITES]))
+        sync(project, home)
+        first = serving(simulator)
+        assert_current_is(database, first)
+
+        simulator.set_data_version(2)
+        log = sync(project, home)
+        second = serving(simulator)
+        assert_current_is(database, second)
+        after_change = table_rows(database)
+
+        sync(project, home)
+        assert_current_is(database, second)
+        assert table_rows(database) == after_change  # an unchanged re-sync adds no row to either table
+
+    assert first["north"].scans != second["north"].scans and first["north"].quantity != second["north"].quantity
+    odd = column_pairs(
+        database, "SELECT sku, quantity FROM tester.expected_inventory_objects WHERE sku LIKE 'SKU-ODD-%'"
+    )
+    assert {quantity for _, quantity in odd} == set(AWKWARD_QUANTITIES)  # each exactly: no 32-bit float on the way
+    for site in first:  # every scan ever served, exactly once
+        scans = all_scans(database)[site]
+        assert sorted(scans) == sorted(first[site].scans | second[site].scans)
+    assert [status for _, status, _ in rounds(database)] == ["complete"] * 6
+    assert "a location key delivered again in this sync" in log and "duplicate location keys: 10" in log
+
+
+def test_a_failed_round_and_a_killed_one_leave_the_previous_snapshot_whole(tmp_path: Path, home: Path) -> None:
+    project = stage_project(tmp_path / "project")
+    database = project / "files" / "warehouse.db"
+    config = SimulatorConfig.of_sites(SITES, latency_ms=80)
+    with serve_in_thread(config) as simulator:
+        names = [spec.name for spec in SITES]
+        one_page_at_a_time = configuration_for(simulator, sites=names, concurrency=1, page_size=50)
+        write_configuration(project, one_page_at_a_time)
+        sync(project, home)
+        first = serving(simulator)
+
+        simulator.set_data_version(2)  # south fails after two pages of the changed data
+        simulator.revoke_key_after("south", 2)
+        result = run_debug(project, home, timeout=300)
+        assert result.returncode != 0 and "'south'" in result.stdout
+        assert_still_whole(database, first["south"], "south")
+        statuses = {(site, status) for site, status, _ in rounds(database)}
+        assert ("south", "failed") in statuses and ("north", "complete") in statuses
+
+        simulator.revoke_key_after("south", None)  # the key works again; this sync is killed mid-round
+        write_configuration(project, {**one_page_at_a_time, "checkpoint_max_rows": "1"})  # saved after every page
+        debug = StreamedDebug(project, home)
+        assert wait_until(lambda: site_state(project, "south").get("pages", 0) >= 4, timeout=120), debug.output
+        debug.kill()
+        assert "cursor" in site_state(project, "south")  # killed in the middle of the round
+        assert_still_whole(database, first["south"], "south")
+
+        write_configuration(project, one_page_at_a_time)
+        sync(project, home)  # resumes the same round and completes it: a location served twice across the kill
+        assert_current_is(database, serving(simulator))  # is current in its later copy alone
+
+    south_rounds = [status for site, status, _ in rounds(database) if site == "south"]
+    assert south_rounds == ["complete", "complete"]  # the failed round was resumed, not a third one started
+
+
+def assert_still_whole(database: Path, before: Snapshot, site: str) -> None:
+    """Every location of the previous snapshot is still current (re-delivered ones may carry newer values)."""
+    current: Current = current_snapshot(database)[site]
+    assert before.scans <= current.scans
+
+
+def test_keys_a_warehouse_would_merge_stay_apart_or_are_counted(tmp_path: Path, home: Path) -> None:
+    project = stage_project(tmp_path / "project")
+    config = SimulatorConfig(locations=150, seed=3, faults=FaultPlan.parse(["2:lookalike_keys"]))
+    with serve_in_thread(config) as simulator:
+        write_configuration(project, configuration_for(simulator))
+        log = sync(project, home)
+        truth = simulator.ground_truth()
+
+    database = project / "files" / "warehouse.db"
+    skus = dict(
+        column_pairs(database, "SELECT name, sku FROM tester.expected_inventory_objects WHERE aisle LIKE 'LOOK%'")
+    )
+    pairs = Counter(pair for pair, _ in lookalikes.records(config.site, 2))
+    assert pairs == {NUL_APART: 2, NUMBER_AND_TEXT: 2, BELOW_A_MICROSECOND: 2}
+    assert skus == {"N\ufffdUL": "nul-inside", "NUL": "nul-free", "123": "as-text", "FINE": "second"}  # later copies
+    assert landed(database).locations == truth.locations + 4  # two names one NUL apart, one of each other pair
+    assert "duplicate location keys: 2 (each later copy is current)" in log
+    assert log.count("a location key delivered again in this sync") == 2
+
+
+def test_a_site_finished_earlier_in_the_round_is_synced_again_when_its_endpoint_changed(
+    tmp_path: Path, home: Path
+) -> None:
+    project = stage_project(tmp_path / "project")
+    with serve_in_thread(SimulatorConfig.of_sites(SITES)) as simulator:
+        names = [spec.name for spec in SITES]
+        write_configuration(project, configuration_for(simulator, sites=names, max_pages=4))  # south: 4 pages
+        sync(project, home)  # north stops at max_pages; south finishes: the round goes on
+        assert "finished" in site_state(project, "south")
+
+        write_configuration(project, configuration_for(simulator, sites=names, max_pages=4, customer="acme"))
+        before = len(simulator.requests)
+        log = sync(project, home)
+        south_requests = [r for r in simulator.requests[before:] if r.site == "south"]
+
+    assert south_requests and all(r.query.get("customer") == "acme" for r in south_requests)
+    assert "site 'south' finished earlier at another base_url, site or customer: syncing it again" in log
