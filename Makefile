@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DBT_VENV := .venv-dbt
+DBT_STAMP := $(DBT_VENV)/.installed
 export DO_NOT_TRACK := 1
 
-.PHONY: install test lint demo bench package debug clean
+.PHONY: install models-env test lint demo models bench package debug clean
 
 install: $(STAMP)
 
@@ -14,7 +16,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-test: install
+# dbt and dbt-duckdb in an environment of their own: their pins are not the connector's.
+models-env: $(DBT_STAMP)
+
+$(DBT_STAMP): dbt/requirements.txt
+	test -x $(DBT_VENV)/bin/python || $(PYTHON) -m venv $(DBT_VENV)
+	$(DBT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r dbt/requirements.txt
+	touch $(DBT_STAMP)
+
+test: install models-env
 	$(BIN)/python -m pytest
 
 lint: install
@@ -22,8 +32,11 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-demo: install
+demo: install models-env
 	$(BIN)/python -m tools.demo $(DEMO_ARGS)
+
+models: install models-env
+	$(BIN)/python -m tools.models $(MODELS_ARGS)
 
 bench: install
 	$(BIN)/python -m tools.bench $(BENCH_ARGS)
@@ -35,4 +48,4 @@ debug: install
 	$(BIN)/python -m tools.debug_real
 
 clean:
-	rm -rf $(VENV) build dist files crash-reports .mypy_cache .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(DBT_VENV) build dist files crash-reports .mypy_cache .pytest_cache .ruff_cache *.egg-info

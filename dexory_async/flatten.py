@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -59,27 +61,73 @@ class FlatRows:
 
 def flatten_locations(site: str, round_started_at: datetime, locations: list[Any], keys: DeliveredKeys) -> FlatRows:
     """The rows of one page of `site`: every row carries the site, so sites share the tables without colliding, and
-    the start of the site's sync round, which tells the current snapshot from history."""
+    the start of the site's sync round, which tells the current snapshot from history. A location key the page holds
+    twice lands in its later copy alone, so the page's deletes never meet its own upserts."""
     rows = FlatRows()
     stamp = {SITE: site, ROUND_STARTED_AT: round_started_at}
+    placed: dict[tuple[Any, ...], _Placed] = {}
+    replaced: list[_Placed] = []
     for position, location in enumerate(locations):
-        _flatten_location(stamp, position, location, rows, keys)
-    return rows
+        start = _Placed.start(rows)
+        key = _flatten_location(stamp, position, location, rows, keys)
+        if key is None:
+            continue
+        if key in placed:
+            replaced.append(placed[key])
+        placed[key] = start.end(rows)
+    return _without(rows, replaced) if replaced else rows
 
 
-def _flatten_location(stamp: Row, position: int, location: Any, rows: FlatRows, keys: DeliveredKeys) -> None:
+@dataclass(frozen=True)
+class _Placed:
+    """Where one location's rows sit in a page's lists: its row, its objects, its deletes."""
+
+    location: int
+    objects: range
+    superseded: range
+
+    @classmethod
+    def start(cls, rows: FlatRows) -> _Placed:
+        objects, superseded = len(rows.objects), len(rows.superseded)
+        return cls(len(rows.locations), range(objects, objects), range(superseded, superseded))
+
+    def end(self, rows: FlatRows) -> _Placed:
+        return _Placed(
+            self.location,
+            range(self.objects.start, len(rows.objects)),
+            range(self.superseded.start, len(rows.superseded)),
+        )
+
+
+def _without(rows: FlatRows, replaced: list[_Placed]) -> FlatRows:
+    """`rows` less the rows of the copies `replaced` by a later copy in the same page."""
+    locations = {place.location for place in replaced}
+    objects = {index for place in replaced for index in place.objects}
+    superseded = {index for place in replaced for index in place.superseded}
+    return replace(
+        rows,
+        locations=[row for index, row in enumerate(rows.locations) if index not in locations],
+        objects=[row for index, row in enumerate(rows.objects) if index not in objects],
+        superseded=[row for index, row in enumerate(rows.superseded) if index not in superseded],
+    )
+
+
+def _flatten_location(
+    stamp: Row, position: int, location: Any, rows: FlatRows, keys: DeliveredKeys
+) -> tuple[Any, ...] | None:
+    """Append the rows of one location; its key, if it landed."""
     if not isinstance(location, dict):
         rows.skipped.append(Skip(SKIP_LOCATION_NOT_OBJECT, f"item {position} is {type(location).__name__}"))
-        return
+        return None
     missing = [key for key in LOCATION_KEY if location.get(key) is None]
     if missing:
         rows.skipped.append(Skip(SKIP_LOCATION_MISSING_KEY, f"item {position} lacks {', '.join(missing)}"))
-        return
+        return None
     scan_date = normalise_timestamp(location["scan_date"])
     if scan_date is None:
         detail = f"item {position} ({location['name']!r}) has scan_date {location['scan_date']!r}"
         rows.skipped.append(Skip(SKIP_LOCATION_BAD_SCAN_DATE, detail))
-        return
+        return None
 
     if _LOCATION_COLUMNS.keeps(location):  # the usual case, kept fast
         row = {key: _json(value) if type(value) in _NESTED else value for key, value in location.items()}
@@ -102,34 +150,40 @@ def _flatten_location(stamp: Row, position: int, location: Any, rows: FlatRows, 
     extent = len(objects) if isinstance(objects, list) else 0
     rows.widest = max(rows.widest, extent)
     parent = {key: row[key] for key in KEY_FIELDS}
-    _note_delivery(parent, extent, rows, keys)
+    identity = location_key(parent)
+    delivered_before = _note_delivery(identity, parent, extent, rows, keys)
     if objects is None:
-        return
+        return identity
     if not isinstance(objects, list):
         detail = f"location {location['name']!r} has {OBJECTS_FIELD} of type {type(objects).__name__}"
         rows.skipped.append(Skip(SKIP_OBJECTS_NOT_LIST, detail))
-        return
-    parent[ROUND_STARTED_AT] = stamp[ROUND_STARTED_AT]
+        return identity
+    stamped = {**parent, ROUND_STARTED_AT: stamp[ROUND_STARTED_AT]}
     for index, item in enumerate(objects):
         if not isinstance(item, dict):
             detail = f"location {location['name']!r} object {index} is {type(item).__name__}"
             rows.skipped.append(Skip(SKIP_OBJECT_NOT_OBJECT, detail))
+            if delivered_before:  # an earlier copy's object in this position is no longer current
+                rows.superseded.append({**parent, OBJECT_INDEX: index})
             continue
-        row = _object_row(parent, index, item)
+        row = _object_row(stamped, index, item)
         _check_numbers(row, OBJECT_NUMBERS, location["name"], index, rows.skipped)
         rows.objects.append(row)
+    return identity
 
 
-def _note_delivery(key: Row, extent: int, rows: FlatRows, keys: DeliveredKeys) -> None:
+def _note_delivery(key: tuple[Any, ...], parent: Row, extent: int, rows: FlatRows, keys: DeliveredKeys) -> bool:
     """A key delivered earlier in the round (the same, or the same once the warehouse has typed it: 123 and "123",
-    scan dates apart by less than a microsecond) is a duplicate: its later copy stands, alone with its objects."""
-    superseded = keys.deliver(location_key(key), extent)
+    scan dates apart by less than a microsecond) is a duplicate: its later copy stands, alone with its objects.
+    Whether the key was (or may have been) delivered before."""
+    superseded = keys.deliver(key, extent)
     if superseded is None:
-        return
+        return False
     if superseded.certain:
-        values = ", ".join(f"{column}={value!r}" for column, value in key.items() if column != SITE)
+        values = ", ".join(f"{column}={value!r}" for column, value in parent.items() if column != SITE)
         rows.duplicates.append(f"{values} (objects: {superseded.positions.stop} before, {extent} now)")
-    rows.superseded.extend({**key, OBJECT_INDEX: index} for index in superseded.positions)
+    rows.superseded.extend({**parent, OBJECT_INDEX: index} for index in superseded.positions)
+    return True
 
 
 def _object_row(parent: Row, index: int, item: dict[str, Any]) -> Row:
@@ -145,9 +199,10 @@ def _object_row(parent: Row, index: int, item: dict[str, Any]) -> Row:
 
 @lru_cache(maxsize=4096)
 def _compact(name: str) -> str:
-    """A name as Fivetran's column naming may merge it with others: `Site`, `SITE` and `s-i-t-e` all become `site`,
-    `ScanDate` and `scan_date` both `scan_date`. Letters and digits only, lower case."""
-    return "".join(character for character in name if character.isalnum()).lower()
+    """A name as Fivetran's column naming may merge it with others: `Site`, `SITE`, `s-i-t-e` and `sïte` all become
+    `site`, `ScanDate` and `scan_date` both `scan_date`. Accents dropped, ASCII letters and digits only (any other
+    character becomes an underscore), lower case."""
+    return "".join(char for char in unicodedata.normalize("NFD", name) if char.isascii() and char.isalnum()).lower()
 
 
 class _Columns:
@@ -198,7 +253,7 @@ def _check_numbers(row: Row, columns: frozenset[str], name: Any, index: int | No
     """A declared DOUBLE column must get a number: anything else would fail the whole sync in the SDK."""
     for column in columns:
         value = row.get(column)
-        if value is None or type(value) in (int, float):
+        if value is None or type(value) is int or (type(value) is float and math.isfinite(value)):
             continue
         row[column] = _parse_number(value)
         if row[column] is None:
@@ -206,14 +261,15 @@ def _check_numbers(row: Row, columns: frozenset[str], name: Any, index: int | No
             skipped.append(Skip(NULLED_NOT_A_NUMBER, f"{where}: {column}={value!r} is not a number; left null"))
 
 
+_NUMBER_TEXT = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*", re.ASCII)
+
+
 def _parse_number(value: Any) -> float | None:
-    """A number sent as text is still a number; anything else is not."""
-    if not isinstance(value, str):
+    """A number sent as text is still a number (written as JSON or a person would: not "1_000", not full-width
+    digits, which float() would take); anything else is not."""
+    if not isinstance(value, str) or not _NUMBER_TEXT.fullmatch(value):
         return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
+    number = float(value)
     return number if math.isfinite(number) else None
 
 

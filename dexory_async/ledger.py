@@ -24,7 +24,7 @@ from .links import first_page_url
 from .page import End, Finished, LinkRefused, Page, StoppedAtMaxPages
 from .progress import SiteProgress, SyncProgress
 from .redaction import redact_all
-from .state import SiteResume, checkpoint_state, finished_state, resume_plan, site_entry
+from .state import Abandoned, SiteResume, checkpoint_state, finished_state, resume_plan, site_entry
 from .tables import ROUND_STARTED_AT, SITE
 
 RUNNING, COMPLETE, FAILED = "running", "complete", "failed"
@@ -105,12 +105,7 @@ class SiteLedger:
             ROUND_STARTED_AT: self.round_started_at,
             "status": status,
             "finished_at": self.ended_at if status != RUNNING else None,
-            "pages": progress.pages,
-            "locations": progress.locations,
-            "objects": progress.objects,
-            "skipped_records": progress.skipped_records,
-            "duplicate_keys": progress.duplicate_keys,
-            "retries": progress.round_retries,
+            **progress.state_counts(),  # the round's pages, locations, objects, skipped records, duplicates, retries
             "error": None if failure is None else redact_all(failure, self.keys),
         }
 
@@ -142,6 +137,17 @@ def _site_ledger(settings: Settings, site: Site, resume: SiteResume) -> SiteLedg
     )
 
 
+def _abandoned_row(site: str, abandoned: Abandoned, now: datetime) -> Row:
+    return {
+        SITE: site,
+        ROUND_STARTED_AT: abandoned.started,
+        "status": FAILED,
+        "finished_at": now,
+        **SiteProgress.resumed_from(site, abandoned.counts).state_counts(),
+        "error": f"abandoned: {abandoned.reason}; a new round started",
+    }
+
+
 class SyncLedger:
     def __init__(
         self,
@@ -154,6 +160,7 @@ class SyncLedger:
         self._keys = [site.api_key for site in settings.sites]
         plan = resume_plan(settings, state, now)
         self._starts = {name: site.start for name, site in plan.items() if site.start is not None}
+        self._abandoned = {name: site.abandoned for name, site in plan.items() if site.abandoned is not None}
         self.sites = {site.name: _site_ledger(settings, site, plan[site.name]) for site in settings.sites}
         self.progress = SyncProgress({name: site.progress for name, site in self.sites.items()})
 
@@ -162,8 +169,11 @@ class SyncLedger:
         return dict(self._starts)
 
     def round_rows(self) -> list[Row]:
-        """The `site_rounds` rows of the sites fetched in this sync, as their rounds start (or resume)."""
-        return [self.sites[name].round_row() for name in self._starts]
+        """The `site_rounds` rows of the sites fetched in this sync, as their rounds start (or resume), after those
+        of rounds this sync abandons (they stay failed, not running for ever)."""
+        now = self._now()
+        abandoned = [_abandoned_row(name, round_, now) for name, round_ in self._abandoned.items()]
+        return [*abandoned, *(self.sites[name].round_row() for name in self._starts)]
 
     def record(self, item: Item) -> Row | None:
         """Take note of what the extractor handed on, a page only once its rows are upserted; when a site ended,

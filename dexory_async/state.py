@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,12 +46,22 @@ _TICK = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
+class Abandoned:
+    """A round under way that this sync cannot resume: a new one starts instead."""
+
+    started: datetime
+    counts: Mapping[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True)
 class SiteResume:
     """How one site takes part in this sync: `start` is None for a site that finished earlier in this round."""
 
     start: SiteStart | None
     round_started_at: datetime
     counts: Mapping[str, Any] = field(default_factory=dict)
+    abandoned: Abandoned | None = None
 
 
 def resume_plan(
@@ -106,13 +116,14 @@ def _site_resume(settings: Settings, site: Site, entry: Mapping[str, Any], new_r
         url = without_key(URL(cursor))
     except ValueError:
         logger.warning("site %r: ignoring the saved cursor: it is not a URL; starting over", site.name)
-        return fresh
+        return replace(fresh, abandoned=Abandoned(started, entry, "its saved cursor was not a URL"))
     if not same_endpoint(url, first):
         logger.warning(
             "site %r: ignoring the saved cursor: it belongs to another base_url, site or customer; starting over",
             site.name,
         )
-        return fresh
+        reason = "base_url, site_name or customer changed while it ran"
+        return replace(fresh, abandoned=Abandoned(started, entry, reason))
     logger.info("site %r: resuming the interrupted sync from %s", site.name, url)
     return SiteResume(SiteStart(url, True, started, earlier), started, counts=entry)
 

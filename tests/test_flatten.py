@@ -242,6 +242,20 @@ def test_a_field_named_with_nothing_gets_a_name() -> None:
     assert "" not in rows.objects[0] and (rows.objects[0]["unnamed"], rows.objects[0]["object_unnamed"]) == ("z", "y")
 
 
+def test_a_field_named_like_a_connector_column_but_for_its_accents_is_kept_apart() -> None:
+    """Fivetran's naming drops accents: `sïte` would land in `site`, `nàme` (sent first) in the key's `name`."""
+    location = {"nàme": "H2", **loc(), "sïte": "X1", "round_started_àt": "1999-01-01T00:00:00Z"}
+
+    row = flat_one(location).locations[0]
+
+    assert (row["site"], row["name"], row[ROUND_STARTED_AT]) == (SITE, "A01-0001-02", ROUND)
+    assert (row["location_nàme"], row["location_sïte"], row["location_round_started_àt"]) == (
+        "H2",
+        "X1",
+        "1999-01-01T00:00:00Z",
+    )
+
+
 @pytest.mark.parametrize("missing", ["absent", None])
 def test_a_location_without_a_site_field_needs_none(missing: Any) -> None:
     location = loc() if missing == "absent" else loc(site=missing)
@@ -280,10 +294,10 @@ def test_scan_date_is_an_aware_utc_datetime_of_the_same_instant(raw: str, expect
 
 
 def test_same_instant_in_different_zones_gives_the_same_key() -> None:
-    rows = flat(SITE, [loc(scan_date="2026-11-03T08:15:30Z"), loc(scan_date="2026-11-03T09:15:30+01:00")])
+    first, second = (flat(SITE, [loc(scan_date=raw)]) for raw in ("2026-11-03T08:15:30Z", "2026-11-03T09:15:30+01:00"))
 
-    assert keys(rows.locations)[0] == keys(rows.locations)[1]
-    assert rows.locations[0]["scan_date"].isoformat() == rows.locations[1]["scan_date"].isoformat()
+    assert keys(first.locations) == keys(second.locations)
+    assert first.locations[0]["scan_date"].isoformat() == second.locations[0]["scan_date"].isoformat()
 
 
 @pytest.mark.parametrize("raw", ["yesterday", "", "2026-13-01T00:00:00Z", "2026-11-03T25:00:00Z", "03/11/2026"])
@@ -536,7 +550,9 @@ def test_declared_number_column_keeps_numbers_and_parses_numeric_text(raw: Any, 
     assert rows.skipped == []
 
 
-@pytest.mark.parametrize("raw", ["full", "", "nan", "inf", True, False, {"v": 1}, [1]])
+@pytest.mark.parametrize(
+    "raw", ["full", "", "nan", "inf", "1_000", "\uff11\uff12", float("inf"), float("-inf"), True, False, {"v": 1}, [1]]
+)
 def test_declared_number_column_with_a_non_number_is_nulled_and_the_row_lands(raw: Any) -> None:
     rows = flat_one(loc(occupancy=raw, expected_inventory_objects=[{"sku": "S", "expected_weight_g": raw}]))
 
@@ -584,6 +600,39 @@ def test_a_later_copy_with_more_objects_supersedes_nothing_and_each_sync_starts_
 
     assert rows.superseded == [] and len(rows.duplicates) == 1
     assert next_sync.duplicates == []
+
+
+def test_a_position_the_later_copy_cannot_read_no_longer_holds_the_earlier_copys_object() -> None:
+    delivered = DeliveredKeys()
+    flatten_locations(SITE, ROUND, [loc(expected_inventory_objects=[{"quantity": 5}, {"quantity": 7}])], delivered)
+
+    later = flatten_locations(SITE, ROUND, [loc(expected_inventory_objects=["junk", {"quantity": 1}])], delivered)
+
+    key = {name: value for name, value in parent().items() if name != ROUND_STARTED_AT}
+    assert later.superseded == [{**key, OBJECT_INDEX: 0}]
+    assert [(row[OBJECT_INDEX], row["quantity"]) for row in later.objects] == [(1, 1)]
+
+
+@pytest.mark.parametrize(
+    "copies",
+    [
+        [[{"quantity": 1}] * 3, [{"quantity": 2}], [{"quantity": 10}, {"quantity": 20}, {"quantity": 30}]],
+        [[], [{"quantity": 10}, {"quantity": 20}, {"quantity": 30}]],
+    ],
+)
+def test_a_key_a_page_holds_more_than_once_lands_in_its_last_copy_alone(copies: list[list[dict[str, Any]]]) -> None:
+    delivered = DeliveredKeys()
+    flatten_locations(SITE, ROUND, [loc(expected_inventory_objects=[{"quantity": 0}] * 2)], delivered)
+
+    page = [loc(name="before", expected_inventory_objects=[{"sku": "kept"}])]
+    page += [loc(expected_inventory_objects=objects) for objects in copies]
+    rows = flatten_locations(SITE, ROUND, page, delivered)
+
+    assert [row["name"] for row in rows.locations] == ["before", "A01-0001-02"]  # the rows around the copies stay
+    landed = [(row["name"], row[OBJECT_INDEX], row.get("quantity")) for row in rows.objects]
+    assert landed == [("before", 0, None), *(("A01-0001-02", n, 10 * (n + 1)) for n in range(3))]
+    assert rows.superseded == []  # nothing the last copy upserts is deleted after it
+    assert len(rows.duplicates) == len(copies)
 
 
 def test_a_key_an_earlier_sync_of_the_round_may_have_delivered_supersedes_without_being_counted() -> None:

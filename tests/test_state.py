@@ -187,9 +187,16 @@ def test_a_cursor_or_finished_mark_for_another_base_url_site_or_customer_is_igno
     caplog.set_level(logging.INFO, logger=LOGGER)
     config = settings(**overrides)
 
-    plan = plan_of(config, {SITES: {"warehouse-1": {ROUND: UNDER_WAY, saved: url, "pages": 9}}})
+    entry = {ROUND: UNDER_WAY, saved: url, "pages": 9}
 
-    assert plan == {"warehouse-1": fresh(config)}, why
+    [(name, resume)] = plan_of(config, {SITES: {"warehouse-1": entry}}).items()
+
+    assert (name, replace(resume, abandoned=None)) == ("warehouse-1", fresh(config)), why
+    abandoned = resume.abandoned  # a round under way cannot go on: it is recorded as abandoned, a finished one is not
+    if saved == CURSOR:
+        assert abandoned is not None and (abandoned.started, abandoned.counts) == (EARLIER, entry)
+    else:
+        assert abandoned is None
     warnings = state_logs(caplog, logging.WARNING)
     assert len(warnings) == 1
     assert "'warehouse-1'" in warnings[0] and warning in warnings[0]
@@ -202,7 +209,7 @@ def test_a_cursor_saved_under_one_site_for_another_is_ignored() -> None:
 
     plan = plan_of(config, {SITES: {"paris-dc": {ROUND: UNDER_WAY, CURSOR: lyon, "pages": 7}}})
 
-    assert plan["paris-dc"] == fresh(config, 0)
+    assert replace(plan["paris-dc"], abandoned=None) == fresh(config, 0)
     assert plan["lyon-dc"] == fresh(config, 1)
 
 

@@ -405,3 +405,16 @@ def test_a_resumed_round_knows_the_keys_its_earlier_syncs_delivered_once_they_la
     assert start.resumed and start.earlier.widest == 4 and start.earlier.keys is not None
     assert all(location_key(row) in start.earlier.keys for row in landed.rows.locations)
     assert location_key(make_page("north", 2, 1, 0).rows.locations[0]) not in start.earlier.keys
+
+
+def test_a_round_a_sync_cannot_resume_is_recorded_failed_and_a_new_one_starts() -> None:
+    sink = RecordingSink()
+    saved = {"round_started_at": "2026-11-30T22:00:00.000000Z", "cursor": "https://elsewhere.example/x", "pages": 3}
+
+    rounds_sync(sink, {"sites": {"north": saved}}).start()
+
+    abandoned, started = sink.rows_of(SITE_ROUNDS)
+    assert abandoned["round_started_at"] == datetime(2026, 11, 30, 22, tzinfo=UTC) and abandoned["pages"] == 3
+    assert (abandoned["status"], abandoned["finished_at"]) == ("failed", LATER)
+    assert abandoned["error"].startswith("abandoned: base_url, site_name or customer changed")
+    assert (started["round_started_at"], started["status"], started["pages"]) == (NOW, "running", 0)

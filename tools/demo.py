@@ -11,6 +11,7 @@ import duckdb
 
 from dexory_simulator import SimulatorConfig, SiteSpec, serve_in_thread
 from tools.fivetran_cli import ROOT, cli_env, debug_command, stage_project, write_configuration
+from tools.models import show_current_stock
 
 DEMO_DIR = ROOT / "build" / "demo"
 
@@ -78,6 +79,7 @@ def main() -> None:
         truth = simulator.ground_truth()
     show_warehouse(project / "files" / "warehouse.db")
     print(f"simulator ground truth: {truth.locations:,} locations, {truth.objects:,} expected objects in all")
+    show_current_stock(project / "files" / "warehouse.db")
 
 
 if __name__ == "__main__":

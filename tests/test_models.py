@@ -1,0 +1,246 @@
+"""The dbt models over warehouses written to the connector's contract: every model against values computed here
+from the scans each round served, after changing data, a failed and a running round, and across two schemas."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from tests.api_reader import LocationKey
+from tests.contract_warehouse import Round, Scan, write_rounds
+from tools.models import MODELS_SCHEMA, dbt_build
+
+START = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+MONDAY = datetime(2026, 11, 16, 9, 30, 15, 250_000, tzinfo=UTC)
+TUESDAY = datetime(2026, 11, 17, 23, 59, 59, tzinfo=UTC)
+
+
+def at(hours: int) -> datetime:
+    return START + timedelta(hours=hours)
+
+
+def scan(name: str, when: datetime, *quantities: float | None, **fields: Any) -> Scan:
+    return Scan(name, when, quantities, **fields)
+
+
+FLEET_A = (
+    Round(
+        "north",
+        at(0),
+        [
+            scan("A-1", MONDAY, 10, 20, 30, status_type="warning", status="quantity_mismatch", occupancy=0.5),
+            scan("A-2", MONDAY, 5, 5, 5, 5, 5, occupancy=0.25),
+            scan("A-3", MONDAY, 7),  # gone from the API in the next round
+            scan("A-4", MONDAY, location_type="floor"),  # rescanned in the next round
+        ],
+    ),
+    Round(
+        "north",
+        at(6),
+        [
+            scan("A-1", MONDAY, 15, 30, 40, status_type="correct", status="ok", occupancy=0.75),  # same scan, changed
+            scan("A-2", MONDAY, 1, 2, occupancy=0.25),  # the list shrank from 5 to 2
+            scan("A-4", TUESDAY, 1.5, location_type="floor", status_type="error", status="missing_item"),
+            scan("A-5", TUESDAY, 100, 12),
+            scan("A-5", TUESDAY, 100),  # the same key twice in one round: this later copy is current
+            scan("A-6", TUESDAY, None, 2.5, status_type="mystery", status=None),  # a quantity-less object
+            scan("A-7", TUESDAY, 16_777_217, 1_234_567.89, occupancy=0.1),  # beyond a 32-bit float
+        ],
+    ),
+    Round("north", at(12), [scan("A-1", MONDAY, 15, 30, 40, status_type="correct", occupancy=0.75)], "failed"),
+    Round("south", at(1), [scan("A-1", MONDAY, 3), scan("S-9", TUESDAY, 9, 9)]),
+    Round("south", at(7), [scan("A-1", MONDAY, 3)], "running"),  # still under way: the last snapshot stays whole
+    Round("east", at(2), [scan("E-1", TUESDAY, 4)], "running"),  # never complete: no current data yet
+)
+FLEET_B = (  # another connection; a site of the same name stays apart
+    Round("north", at(3), [scan("A-1", MONDAY, 1000), scan("B-2", TUESDAY, occupancy=1.0)]),
+    Round("west", at(4), [scan("W-1", TUESDAY, 0.5, 0.25, status_type="info", status="obstructed")]),
+)
+SCHEMAS = {"fleet_a": FLEET_A, "fleet_b": FLEET_B}
+
+
+Identity = tuple[str, str, LocationKey]  # schema, site, location key
+
+
+def last_complete(rounds: Iterable[Round]) -> dict[str, Round]:
+    latest: dict[str, Round] = {}
+    for sync_round in rounds:
+        if sync_round.outcome == "complete":
+            latest[sync_round.site] = sync_round
+    return latest
+
+
+def served_now() -> dict[Identity, Scan]:
+    """What the API served in each site's last complete round: the truth the current models must equal."""
+    return {
+        (schema, site, item.key): item
+        for schema, rounds in SCHEMAS.items()
+        for site, sync_round in last_complete(rounds).items()
+        for item in sync_round.scans
+    }
+
+
+def served_ever() -> dict[Identity, Scan]:
+    """Every scan ever served, as last served: the history."""
+    return {
+        (schema, sync_round.site, item.key): item
+        for schema, rounds in SCHEMAS.items()
+        for sync_round in rounds
+        for item in sync_round.scans
+    }
+
+
+@pytest.fixture(scope="module")
+def build_started() -> datetime:
+    """Before the build: the models' clock-based columns are read between this and the test's own now."""
+    return datetime.now(UTC)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, build_started: datetime) -> Path:
+    """One `dbt build` (the models, then their dbt tests) over both schemas, unioned."""
+    work = tmp_path_factory.mktemp("models")
+    database = work / "warehouse.db"
+    for schema, rounds in SCHEMAS.items():
+        write_rounds(str(database), schema, rounds)
+    result = dbt_build(database, list(SCHEMAS), work=work, quiet=True)
+    assert result.returncode == 0, result.stdout[-4000:]
+    return database
+
+
+def rows(database: Path, model: str) -> list[dict[str, Any]]:
+    with duckdb.connect(str(database), read_only=True) as db:
+        relation = db.sql(f"SELECT * FROM {MODELS_SCHEMA}.{model}")
+        return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def utc(value: datetime) -> datetime:
+    """A model's timestamp (UTC, without zone) as the aware datetime it stands for."""
+    return value.replace(tzinfo=UTC)
+
+
+def location_id(row: dict[str, Any]) -> Identity:
+    key = (row["name"], row["location_type"], row["aisle"], utc(row["scan_date"]))
+    return row["source_relation"], row["site"], key
+
+
+def test_current_locations_are_what_each_site_last_served_in_full(built: Path, build_started: datetime) -> None:
+    truth = served_now()
+    days = {build_started.date(), datetime.now(UTC).date()}
+    landed = {location_id(row): row for row in rows(built, "dexory__locations_current")}
+    assert landed.keys() == truth.keys()
+    for identity, row in landed.items():
+        item = truth[identity]
+        assert (row["status"], row["status_type"], row["occupancy"]) == (item.status, item.status_type, item.occupancy)
+        assert row["days_since_scan"] in {(day - item.scan_date.date()).days for day in days}
+    assert {site for schema, site, _ in landed if schema == "fleet_a"} == {"north", "south"}  # east: never complete
+
+
+def test_expected_stock_counts_and_sums_each_current_list(built: Path) -> None:
+    truth = {
+        identity: (len(item.quantities), sum(q for q in item.quantities if q is not None))
+        for identity, item in served_now().items()
+    }
+    landed = {
+        location_id(row): (row["expected_objects"], row["expected_quantity"])
+        for row in rows(built, "dexory__expected_stock_current")
+    }
+    assert landed == truth
+    assert landed["fleet_a", "north", ("A-1", "rack", "A01", MONDAY)] == (3, 85)  # changed under the same scan
+    assert landed["fleet_a", "north", ("A-2", "rack", "A01", MONDAY)] == (2, 3)  # shrank from 5 to 2
+    assert landed["fleet_a", "north", ("A-5", "rack", "A01", TUESDAY)] == (1, 100)  # the later copy only
+    assert landed["fleet_b", "north", ("A-1", "rack", "A01", MONDAY)] == (1, 1000)  # same site, other connection
+    assert landed["fleet_a", "north", ("A-7", "rack", "A01", TUESDAY)] == (2, 16_777_217 + 1_234_567.89)  # exact
+
+
+def test_expected_objects_are_the_current_lists_position_by_position(built: Path) -> None:
+    truth = {
+        (*identity, index): quantity
+        for identity, item in served_now().items()
+        for index, quantity in enumerate(item.quantities)
+    }
+    landed = {
+        (*location_id(row), row["object_index"]): row["quantity"]
+        for row in rows(built, "dexory__expected_objects_current")
+    }
+    assert landed == truth
+
+
+def test_site_status_tells_each_sites_last_complete_and_latest_round(built: Path, build_started: datetime) -> None:
+    now = datetime.now(UTC)
+    landed = {(row["source_relation"], row["site"]): row for row in rows(built, "dexory__site_status")}
+    latest = {(schema, item.site): item for schema, rounds in SCHEMAS.items() for item in rounds}
+    assert landed.keys() == latest.keys()
+    for (schema, site), row in landed.items():
+        assert (utc(row["latest_round_started_at"]), row["latest_round_status"]) == (
+            latest[schema, site].started,
+            latest[schema, site].outcome,
+        )
+        assert (row["latest_round_error"] is not None) == (latest[schema, site].outcome == "failed")
+        done = last_complete(SCHEMAS[schema]).get(site)
+        if done is None:
+            assert row["last_complete_round_started_at"] is None and row["minutes_since_last_complete"] is None
+            continue
+        finished = done.started + timedelta(minutes=5)
+        assert utc(row["last_complete_round_started_at"]) == done.started
+        assert utc(row["last_complete_round_finished_at"]) == finished
+        assert row["last_complete_round_locations"] == len(done.scans)
+        assert row["last_complete_round_objects"] == sum(len(item.quantities) for item in done.scans)
+        assert row["last_complete_round_duplicate_keys"] == len(done.scans) - len({item.key for item in done.scans})
+        minutes = [int((moment - finished).total_seconds() // 60) for moment in (build_started, now)]
+        assert minutes[0] <= row["minutes_since_last_complete"] <= minutes[1]
+    assert landed["fleet_a", "north"]["latest_round_status"] == "failed"
+    assert landed["fleet_a", "east"]["last_complete_round_started_at"] is None
+
+
+def test_daily_scan_summary_counts_every_scan_ever_served(built: Path) -> None:
+    days: dict[tuple[str, str, date], list[Scan]] = defaultdict(list)
+    for (schema, site, _), item in served_ever().items():
+        days[schema, site, item.scan_date.date()].append(item)
+    landed = {
+        (row["source_relation"], row["site"], row["scan_day"]): row for row in rows(built, "dexory__scan_summary_daily")
+    }
+    assert landed.keys() == days.keys()
+    for day, scans in days.items():
+        row = landed[day]
+        types = Counter(item.status_type for item in scans)
+        known = {name: types[name] for name in ("correct", "warning", "error", "info")}
+        assert row["locations_scanned"] == len(scans)
+        assert {name: row[f"{name}_locations"] for name in known} == known
+        assert row["other_status_type_locations"] == len(scans) - sum(known.values())
+        occupancies = [item.occupancy for item in scans if item.occupancy is not None]
+        assert row["average_occupancy"] == (sum(occupancies) / len(occupancies) if occupancies else None)
+
+
+def test_daily_status_counts_every_scan_ever_served(built: Path) -> None:
+    truth = Counter(
+        (schema, site, item.scan_date.date(), item.status_type, item.status)
+        for (schema, site, _), item in served_ever().items()
+    )
+    landed = {
+        (row["source_relation"], row["site"], row["scan_day"], row["status_type"], row["status"]): row[
+            "locations_scanned"
+        ]
+        for row in rows(built, "dexory__scan_status_daily")
+    }
+    assert landed == dict(truth)
+
+
+def test_a_union_is_the_sum_of_its_schemas(built: Path) -> None:
+    """Each schema's rows are its own: per schema, as many current rows and as much stock as it alone served."""
+    landed: Counter[str] = Counter()
+    quantity: Counter[str] = Counter()
+    for row in rows(built, "dexory__expected_stock_current"):
+        landed[row["source_relation"]] += 1
+        quantity[row["source_relation"]] += row["expected_quantity"]
+    truth = served_now()
+    for schema in SCHEMAS:
+        mine = [item for (owner, _, _), item in truth.items() if owner == schema]
+        assert landed[schema] == len(mine)
+        assert quantity[schema] == sum(q for item in mine for q in item.quantities if q is not None)
