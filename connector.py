@@ -32,9 +32,11 @@ from dexory_async.config import (
     expected_form,
     parse_settings,
 )
-from dexory_async.extractor import Item
+from dexory_async.errors import Interrupted
 from dexory_async.gc_policy import fewer_gc_passes
+from dexory_async.interrupts import terminate_as_interrupt
 from dexory_async.ledger import SyncLedger
+from dexory_async.messages import Item
 from dexory_async.page import Page
 from dexory_async.probe import check_connection
 from dexory_async.redaction import redact_all
@@ -134,8 +136,12 @@ def update(configuration: dict[str, Any], state: dict[str, Any]) -> None:
 @contextmanager
 def sync_context(configuration: dict[str, Any], sink: Sink) -> Iterator[Callable[[], None]]:
     """What a sync runs within: the library's logs routed to the sink with every key masked (yields the function that
-    writes them), and fewer garbage-collector passes."""
-    with LibraryLogs(_configured_keys(configuration), sink.log) as logs, fewer_gc_passes():
+    writes them), fewer garbage-collector passes, and SIGTERM taken as SIGINT, so that either saves progress."""
+    with (
+        LibraryLogs(_configured_keys(configuration), sink.log) as logs,
+        fewer_gc_passes(),
+        terminate_as_interrupt(),
+    ):
         yield logs.write
 
 
@@ -255,8 +261,12 @@ class Sync:
                 if isinstance(item, Page) and self._cadence.due():
                     self._checkpoint(self.ledger.checkpoint_state())
                 self._write_logs()
+        except KeyboardInterrupt as interruption:
+            signal_name = str(interruption) or "SIGINT"
+            self._save_on_failure(f"interrupted ({signal_name})")
+            raise Interrupted(f"interrupted ({signal_name}); progress saved, the next sync resumes") from None
         except Exception:
-            self._save_on_failure()
+            self._save_on_failure("sync failed")
             raise
 
     def finish(self) -> None:
@@ -282,11 +292,11 @@ class Sync:
         self._sink.checkpoint(state)
         self._cadence.saved()
 
-    def _save_on_failure(self) -> None:
+    def _save_on_failure(self, what: str) -> None:
         """Keep what was synced before the failure, so the next sync resumes rather than starts over."""
         try:
             self._checkpoint(self.ledger.checkpoint_state())
-            logger.warning("sync failed; progress saved, the next sync resumes every site where it stopped")
+            logger.warning("%s; progress saved, the next sync resumes every site where it stopped", what)
         except Exception as checkpoint_error:  # the original failure is the one to report
             logger.warning("could not save progress after the failure: %s", checkpoint_error)
         self._write_logs()

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from .config import Settings
-from .extractor import Item, SiteStart, extract
+from .extractor import extract
+from .messages import Item, SiteStart
 from .page import Page
+from .transport import AiohttpTransport, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +46,12 @@ class ExtractorThread:
         *,
         while_waiting: Callable[[], None] = lambda: None,
         queue_pages: int = QUEUE_PAGES,
+        transport: Callable[[], Transport] | None = None,
     ) -> None:
         self._settings = settings
         self._starts = starts
+        # Made on the extractor's loop, which it belongs to: aiohttp's by default, at most `concurrency` connections.
+        self._transport = transport or (lambda: AiohttpTransport(settings.concurrency))
         self._while_waiting = while_waiting  # run on the calling thread while it waits for an item (logs, say)
         self._loop = asyncio.new_event_loop()
         # Thread-safe and unbounded itself; the credits bound it: the extractor takes one per page it hands over,
@@ -119,7 +124,11 @@ class ExtractorThread:
 
     async def _produce(self) -> None:
         try:
-            await extract(self._settings, self._starts, self._hand_over)
+            transport = self._transport()
+            try:
+                await extract(self._settings, self._starts, self._hand_over, transport)
+            finally:
+                await transport.aclose()
             self._items.put(_Finished())
         except asyncio.CancelledError:
             raise

@@ -1,95 +1,46 @@
-"""HTTP access to one site's pages: the shared aiohttp session, the retry policy, the key added at the last moment."""
+"""HTTP access to one site's pages over a transport: the retry policy, the request timeout, the key added at the
+last moment."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
-from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import backoff
-import orjson
 from yarl import URL
 
+from .answers import error_for_status, parse_page
 from .config import Settings, Site
-from .errors import RetriesExhausted, TransientError
-from .links import first_page_url, link_identity, with_key
+from .errors import RateLimited, RequestError, RetriesExhausted, TimedOut, TransientError
+from .links import first_page_url, link_identity, page_number, with_key
+from .messages import RequestCounters
 from .page import Page
-from .redaction import excerpt, redact
-from .retry import error_for_status, parse_retry_after, retry_waits
+from .redaction import excerpt
+from .retry import retry_waits
 from .throttle import Throttle
+from .transport import Request, Response, Transport
 
 logger = logging.getLogger(__name__)
 
 BODY_EXCERPT_CHARS = 200
 _BODY_SCAN_BYTES = 65_536  # of an error body: masked before the excerpt is cut from it
+BODY_FLOOR_BYTES = 32_000_000  # the bound on any page's body, decompressed...
+BODY_BYTES_PER_LOCATION = 16_000  # ...or this much per location asked for, when more (the simulator's average ~1 kB)
+SLOW_REQUEST_SECONDS = 5.0  # a request outstanding this long is logged, so a stall leaves a trace
 
 
-@dataclass
-class RequestCounters:
-    requests: int = 0
-    retries: int = 0
-    bytes_received: int = 0
-
-
-def open_session(settings: Settings) -> aiohttp.ClientSession:
-    """The one session of a sync, for every site: pooled keep-alive connections, a timeout per request."""
-    connector = aiohttp.TCPConnector(limit=settings.concurrency, limit_per_host=settings.concurrency)
-    timeout = aiohttp.ClientTimeout(total=settings.request_timeout_seconds)
-    return aiohttp.ClientSession(connector=connector, timeout=timeout, raise_for_status=False)
-
-
-def parse_page(site: str, url: URL, body: bytes) -> Page:
-    """A 200 answer as a page; a body that is not JSON or has no `data` list is transient (a proxy's error page)."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        document = _with_unpaired_surrogates_replaced(site, url, body)
-    if not isinstance(document, dict) or not isinstance(document.get("data"), list):
-        raise TransientError("response has no `data` list")
-    links = document.get("links")
-    return Page(site, url, document["data"], links if isinstance(links, dict) else {}, len(body))
-
-
-def _with_unpaired_surrogates_replaced(site: str, url: URL, body: bytes) -> Any:
-    """JSON that orjson refuses only because a string escapes half a UTF-16 pair (`"\\ud800"`): the standard library
-    reads it, and the half, which no warehouse can store, is replaced by U+FFFD. Anything else is not JSON."""
-    try:
-        document = json.loads(body, parse_int=_as_orjson_reads_it, parse_constant=_not_json)
-    except (ValueError, RecursionError):
-        raise TransientError(f"response body is not valid JSON ({len(body)} bytes)") from None
-    logger.warning("site %r: %s has strings that are not valid Unicode; kept with U+FFFD in their place", site, url)
-    return _valid_unicode(document)
-
-
-def _as_orjson_reads_it(text: str) -> int | float:
-    """An integer beyond 64 bits becomes a float, as orjson (and the SDK, for an inferred column) makes it."""
-    number = int(text)
-    return number if -(2**63) <= number < 2**64 else float(text)
-
-
-def _not_json(text: str) -> Any:
-    raise ValueError(f"{text} is not JSON")
-
-
-def _valid_unicode(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if isinstance(value, list):
-        return [_valid_unicode(item) for item in value]
-    if isinstance(value, dict):
-        return {_valid_unicode(key): _valid_unicode(item) for key, item in value.items()}
-    return value
+def body_limit(settings: Settings) -> int:
+    return max(BODY_FLOOR_BYTES, settings.page_size * BODY_BYTES_PER_LOCATION)
 
 
 class DexoryClient:
-    """One site's requests: its key, its throttle, its counters; the session is shared by every site."""
+    """One site's requests: its key, its throttle, its counters; the transport is shared by every site."""
 
-    def __init__(self, settings: Settings, site: Site, session: aiohttp.ClientSession, throttle: Throttle) -> None:
+    def __init__(self, settings: Settings, site: Site, transport: Transport, throttle: Throttle) -> None:
         self._settings = settings
         self._site = site
-        self._session = session
+        self._transport = transport
         self._throttle = throttle
         self._first_page = link_identity(first_page_url(settings, site))
         self.counters = RequestCounters()
@@ -114,42 +65,51 @@ class DexoryClient:
         return page
 
     async def _fetch_once(self, url: URL) -> Page:
-        failure: TransientError | None = None
         async with self._throttle.slot():
             self.counters.requests += 1
-            try:
-                async with self._session.get(self._with_key(url), allow_redirects=False) as response:
-                    body = await response.read()
-                    status = response.status
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            except (TimeoutError, aiohttp.ClientError) as error:
-                cause = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-                failure = TransientError(self._redact(cause), timed_out=isinstance(error, TimeoutError))
-        if failure is not None:
-            # Raised outside the `except` block, so aiohttp's error is not chained to it as __context__: its message
-            # can hold the URL with the key (ConnectionTimeoutError's does).
-            raise failure
-        self.counters.bytes_received += len(body)
-        if status != 200:
-            shown = excerpt(body[:_BODY_SCAN_BYTES], self._site.api_key, BODY_EXCERPT_CHARS)
+            response = await self._get(url)
+        self.counters.bytes_received += len(response.body)
+        if response.status != 200:
+            shown = excerpt(response.body[:_BODY_SCAN_BYTES], self._site.api_key, BODY_EXCERPT_CHARS)
             first_page = link_identity(url) == self._first_page
-            raise error_for_status(status, self._site.name, url, shown, retry_after, first_page=first_page)
-        page = parse_page(self._site.name, url, body)
+            raise error_for_status(response, self._site.name, url, shown, first_page=first_page)
+        page = parse_page(self._site.name, url, response.body)
         self._throttle.succeeded()
         return page
 
-    def _with_key(self, url: URL) -> URL:
-        # The key is never bound to a local name: a crash report prints the locals of the failing frames.
-        return with_key(url, self._site.api_key)
+    async def _get(self, url: URL) -> Response:
+        """The answer to one request, within the timeout; one outstanding for long is logged while it waits."""
+        limit = self._settings.request_timeout_seconds
+        slow = asyncio.get_running_loop().call_later(SLOW_REQUEST_SECONDS, self._log_slow, url)
+        try:
+            async with asyncio.timeout(limit):
+                # The key is never bound to a local name: a crash report prints the locals of the failing frames.
+                return await self._transport.get(Request(with_key(url, self._site.api_key), body_limit(self._settings)))
+        except TimeoutError:
+            message = f"no answer within {limit:g}s (request_timeout_seconds): the server never answered {url}"
+            raise TimedOut(message, url=url, site=self._site.name) from None
+        except RequestError as error:
+            error.site = self._site.name
+            raise
+        finally:
+            slow.cancel()
 
-    def _redact(self, text: str) -> str:
-        return redact(text, self._site.api_key)
+    def _log_slow(self, url: URL) -> None:
+        number = page_number(url)
+        page = url if number is None else number
+        logger.warning(
+            "site %r: page %s has had no answer for %.0fs (it times out after %gs)",
+            self._site.name,
+            page,
+            SLOW_REQUEST_SECONDS,
+            self._settings.request_timeout_seconds,
+        )
 
     def _on_backoff(self, details: Any) -> None:
         error: TransientError = details["exception"]
         wait: float = details["wait"]
         self.counters.retries += 1
-        if error.rate_limited:
+        if isinstance(error, RateLimited):
             self._throttle.rate_limited(wait)
         logger.warning(
             "site %r: %s failed: %s; retry %d of %d in %.1fs",

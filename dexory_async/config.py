@@ -15,16 +15,14 @@ from typing import Any
 
 from yarl import URL
 
+from .errors import ConfigurationError as ConfigurationError  # where it always was, for its importers
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.service.dexoryview.com"
 SITE_NAME = "site_name"
 SITE_API_KEY = "site_api_key"
 LIST_SEPARATOR = ","
-
-
-class ConfigurationError(ValueError):
-    """One or more configuration values are missing or malformed; the message lists every one."""
 
 
 @dataclass(frozen=True)

@@ -9,73 +9,40 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 
-import aiohttp
 from yarl import URL
 
 from .budget import Budget
-from .client import DexoryClient, RequestCounters, open_session
+from .client import DexoryClient
 from .config import Settings, Site
-from .delivered import DeliveredKeys, Earlier
+from .delivered import DeliveredKeys
 from .errors import DexoryError, PageRejected
 from .flatten import flatten_locations
 from .links import first_page_url
+from .messages import Failed, Item, SiteEnded, SiteStart, StartedOver
 from .page import End, Page
 from .pagination import Paginator
 from .redaction import redact
 from .throttle import Throttle
+from .transport import Transport
 
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    error: DexoryError
-
-
-@dataclass(frozen=True, slots=True)
-class SiteEnded:
-    site: str
-    end: End | Failed
-    requests: RequestCounters
-    lowest_concurrency: int  # what rate limiting lowered the site's share to, at worst
-
-
-@dataclass(frozen=True, slots=True)
-class StartedOver:
-    """The saved cursor of `site` was refused by the API for good; the site is synced from its first page."""
-
-    site: str
-    reason: str
-
-
-Item = Page | SiteEnded | StartedOver
 Emit = Callable[[Item], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
-class SiteStart:
-    """Where a site's fetching begins in this sync, and the sync round its rows belong to."""
-
-    url: URL
-    resumed: bool  # `url` is a saved cursor, not the first page
-    round_started_at: datetime
-    earlier: Earlier = field(default_factory=Earlier)  # what the round's earlier syncs delivered
-
-
-async def extract(settings: Settings, starts: Mapping[str, SiteStart], emit: Emit) -> None:
-    """Sync the sites in `starts` concurrently, awaiting `emit` for each page (in order within its site)."""
-    async with open_session(settings) as session:
-        budget = Budget(settings.concurrency)
-        throttles = _throttle_per_key(settings)
-        try:
-            async with asyncio.TaskGroup() as group:
-                for site in settings.sites:
-                    if site.name in starts:
-                        run = _SiteRun(settings, site, session, budget, throttles[site.api_key], emit)
-                        group.create_task(run.run(starts[site.name]))
-        except ExceptionGroup as group:  # not a site's failure (those end the site alone) but a bug: the first
-            raise group.exceptions[0] from None
+async def extract(settings: Settings, starts: Mapping[str, SiteStart], emit: Emit, transport: Transport) -> None:
+    """Sync the sites in `starts` concurrently over `transport`, awaiting `emit` for each page (in order within its
+    site)."""
+    budget = Budget(settings.concurrency)
+    throttles = _throttle_per_key(settings)
+    try:
+        async with asyncio.TaskGroup() as group:
+            for site in settings.sites:
+                if site.name in starts:
+                    run = _SiteRun(settings, site, transport, budget, throttles[site.api_key], emit)
+                    group.create_task(run.run(starts[site.name]))
+    except ExceptionGroup as group:  # not a site's failure (those end the site alone) but a bug: the first
+        raise group.exceptions[0] from None
 
 
 def _throttle_per_key(settings: Settings) -> dict[str, Throttle]:
@@ -94,7 +61,7 @@ class _SiteRun:
         self,
         settings: Settings,
         site: Site,
-        session: aiohttp.ClientSession,
+        transport: Transport,
         budget: Budget,
         throttle: Throttle,
         emit: Emit,
@@ -104,7 +71,7 @@ class _SiteRun:
         self._budget = budget
         self._emit = emit
         self._throttle = throttle
-        self._client = DexoryClient(settings, site, session, self._throttle)
+        self._client = DexoryClient(settings, site, transport, self._throttle)
         self._handed_on = 0  # pages
 
     async def run(self, start: SiteStart) -> None:

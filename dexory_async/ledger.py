@@ -18,9 +18,9 @@ from yarl import URL
 from .config import Settings, Site
 from .delivered import Earlier, KeyFilter, location_key
 from .errors import SitesFailed
-from .extractor import Failed, Item, SiteEnded, SiteStart
 from .flatten import Row
 from .links import first_page_url
+from .messages import Failed, Item, SiteEnded, SiteStart
 from .page import End, Finished, LinkRefused, Page, StoppedAtMaxPages
 from .progress import SiteProgress, SyncProgress
 from .redaction import redact_all

@@ -4,44 +4,49 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Callable
 
-import aiohttp
-
-from .client import DexoryClient, open_session
+from .client import DexoryClient
 from .config import Settings, Site
-from .errors import DexoryError, RetriesExhausted
+from .errors import DexoryError, RateLimited, RetriesExhausted
 from .links import first_page_url
 from .throttle import Throttle
+from .transport import AiohttpTransport, Transport
 
 
-async def probe(settings: Settings, site: Site, session: aiohttp.ClientSession) -> None:
+async def probe(settings: Settings, site: Site, transport: Transport) -> None:
     """Fetch one location of `site` (`page[size]=1`, no retries); raise DexoryError saying what is wrong."""
     settings = dataclasses.replace(settings, max_retries=0, page_size=1)
     try:
-        await DexoryClient(settings, site, session, Throttle(1)).fetch(first_page_url(settings, site))
+        await DexoryClient(settings, site, transport, Throttle(1)).fetch(first_page_url(settings, site))
     except RetriesExhausted as error:
         last = error.last_error
-        if last.rate_limited:
+        if isinstance(last, RateLimited):
             message = f"the Dexory API at {settings.base_url} is rate limiting ({last}): test again in a minute"
             raise DexoryError(message) from None
-        cause = f"no answer within {settings.request_timeout_seconds:g}s ({last})" if last.timed_out else str(last)
-        raise DexoryError(f"could not reach the Dexory API at {settings.base_url}: {cause}") from None
+        raise DexoryError(f"could not reach the Dexory API at {settings.base_url}: {last}") from None
 
 
-async def _failures(settings: Settings) -> list[str]:
-    async with open_session(settings) as session:  # at most `concurrency` requests at once, as in a sync
+async def _failures(settings: Settings, transport: Transport) -> list[str]:
+    async def check(site: Site) -> str | None:
+        try:
+            await probe(settings, site, transport)
+        except DexoryError as error:
+            return f"site {site.name!r}: {error}"
+        return None
 
-        async def check(site: Site) -> str | None:
-            try:
-                await probe(settings, site, session)
-            except DexoryError as error:
-                return f"site {site.name!r}: {error}"
-            return None
-
+    try:
         results = await asyncio.gather(*(check(site) for site in settings.sites))
+    finally:
+        await transport.aclose()
     return [failure for failure in results if failure is not None]
 
 
-def check_connection(settings: Settings) -> list[str]:
-    """Why each site that does not answer with its key fails, one line each; empty when every site answers."""
-    return asyncio.run(_failures(settings))
+def check_connection(settings: Settings, transport: Callable[[], Transport] | None = None) -> list[str]:
+    """Why each site that does not answer with its key fails, one line each; empty when every site answers.
+    `transport` makes the transport on the test's loop (default: aiohttp, at most `concurrency` connections)."""
+
+    async def run() -> list[str]:
+        return await _failures(settings, transport() if transport else AiohttpTransport(settings.concurrency))
+
+    return asyncio.run(run())

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .client import RequestCounters
+from .messages import RequestCounters
 from .page import Page
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
-"""The retry policy: which answers are worth retrying, and how long to wait before each retry.
+"""The retry policy: how long to wait before each retry.
 
-The waiting itself is done by the `backoff` library; this module only supplies its wait generator and the
-classification of an HTTP answer.
+The waiting itself is done by the `backoff` library; this module only supplies its wait generator and reads
+Retry-After.
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ import email.utils
 import time
 from collections.abc import Generator
 
-from yarl import URL
-
-from .errors import ApiKeyRejected, DexoryError, PageRejected, RequestFailed, SiteNotFound, TransientError
+from .errors import TransientError
 
 RETRY_AFTER_CAP_SECONDS = 300.0
 
@@ -49,24 +47,3 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except (TypeError, ValueError, OverflowError):  # overflow: an absurd zone offset
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def error_for_status(
-    status: int, site: str, url: URL, excerpt: str, retry_after: float | None, *, first_page: bool
-) -> DexoryError:
-    """The error an HTTP answer other than 200 stands for: transient ones are retried, the rest fail fast.
-
-    Only a 404 on a site's first page means the site is unknown; on a later page it means that page is gone."""
-    if status == 429:
-        return TransientError("HTTP 429 Too Many Requests", retry_after=retry_after, rate_limited=True)
-    if status >= 500 or status == 408:
-        return TransientError(f"HTTP {status} from the server", retry_after=retry_after)
-    if status in (401, 403):
-        return ApiKeyRejected(f"the API key was rejected for site {site!r} (HTTP {status}): check site_api_key")
-    if status == 404 and first_page:
-        return SiteNotFound(f"site {site!r} not found (HTTP 404): check site_name (and customer, base_url)")
-    if 300 <= status < 400:
-        return RequestFailed(f"unexpected redirect (HTTP {status}); redirects are not followed so the key stays put")
-    if first_page:
-        return RequestFailed(f"HTTP {status} from the API for the first page of site {site!r}: {excerpt}")
-    return PageRejected(f"the API refused page {url} of site {site!r} (HTTP {status}): {excerpt}")

@@ -27,8 +27,8 @@ from yarl import URL
 
 from .config import Settings, Site
 from .delivered import Earlier, KeyFilter
-from .extractor import SiteStart
 from .links import first_page_url, same_endpoint, without_key
+from .messages import SiteStart
 from .redaction import redact_all
 
 logger = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class RequestRecord:
-    at: float  # arrival, time.monotonic()
-    answered: float  # time.monotonic() when answered, or abandoned by the client
+    at: float  # arrival, on the serving loop's clock (time.monotonic(), unless a test fakes it)
+    answered: float  # when answered, or abandoned by the client, on the same clock
     path: str
     query: dict[str, str]  # the query as sent, with the key's value masked
     key_present: bool

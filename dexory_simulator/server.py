@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
 from . import changes, data, faults, lookalikes, malformed
 from .config import PAST_END_404, PAST_END_EMPTY, SimulatorConfig, SiteSpec
@@ -62,12 +63,12 @@ class _TokenBucket:
     def __init__(self, rate: float) -> None:
         self.rate = rate
         self.tokens = max(1.0, rate)
-        self.updated = time.monotonic()
+        self.updated: float | None = None  # full until the first request
 
-    def take(self) -> float | None:
-        """None if a request may go ahead now, else the seconds until one may."""
-        now = time.monotonic()
-        self.tokens = min(max(1.0, self.rate), self.tokens + (now - self.updated) * self.rate)
+    def take(self, now: float) -> float | None:
+        """None if a request may go ahead at `now`, else the seconds until one may."""
+        elapsed = 0.0 if self.updated is None else now - self.updated
+        self.tokens = min(max(1.0, self.rate), self.tokens + elapsed * self.rate)
         self.updated = now
         if self.tokens >= 1:
             self.tokens -= 1
@@ -156,11 +157,24 @@ class Simulator:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
+    async def respond(self, path_qs: str) -> web.Response:
+        """Answer `GET path_qs` as over a socket, without one (for a client's in-memory transport); a reset
+        connection raises ConnectionResetError."""
+        task = asyncio.current_task()
+        try:
+            response = await self._handle(make_mocked_request("GET", path_qs))
+        except asyncio.CancelledError:
+            if task is not None and task.cancelling():  # the caller's own cancellation
+                raise
+            raise ConnectionResetError("the simulator reset the connection") from None
+        assert isinstance(response, web.Response)  # every answer has its whole body
+        return response
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         outcome = _Outcome()
-        arrived = time.monotonic()
+        arrived = _now()
         try:
             response = await self._answer(request, outcome)
             outcome.status = response.status
@@ -174,7 +188,7 @@ class Simulator:
         known = self._sites.get(site or "")
         return RequestRecord(
             at=arrived,
-            answered=time.monotonic(),
+            answered=_now(),
             path=request.path,
             query={k: ("***" if k == "api_key" else v) for k, v in request.query.items()},
             key_present="api_key" in request.query,
@@ -196,7 +210,7 @@ class Simulator:
             return _error(404, "Not Found", "site not found")
         if not site.accepts(query.get("api_key")):
             return _error(401, "Unauthorized", "invalid api key")
-        if self._bucket is not None and (wait := self._bucket.take()) is not None:
+        if self._bucket is not None and (wait := self._bucket.take(_now())) is not None:
             outcome.fault = "rate_limit"
             retry_after = str(max(1, math.ceil(wait)))
             return _error(429, "Too Many Requests", "rate limit exceeded", {"Retry-After": retry_after})
@@ -315,6 +329,11 @@ def _retry_after(value: str | None) -> str:
         ahead = float(value.partition("+")[2] or 0)
         return email.utils.formatdate(time.time() + ahead, usegmt=True)
     return value or "1"
+
+
+def _now() -> float:
+    """The serving loop's clock: time.monotonic(), or a test's fake clock when the simulator answers in memory."""
+    return asyncio.get_running_loop().time()
 
 
 def _error(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> web.Response:

@@ -1,4 +1,4 @@
-"""Running the asyncio extractor in a test and checking what it handed on against the simulator's ground truth."""
+"""Running the asyncio extractor in a test (in memory, usually), checking what it handed on against the ground truth."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from dexory_async.client import RequestCounters
 from dexory_async.config import Settings
 from dexory_async.errors import DexoryError
-from dexory_async.extractor import Failed, Item, SiteEnded, SiteStart, StartedOver, extract
+from dexory_async.extractor import extract
 from dexory_async.links import first_page_url
+from dexory_async.messages import Failed, Item, RequestCounters, SiteEnded, SiteStart, StartedOver
 from dexory_async.page import End, Finished, Page
+from dexory_async.transport import Transport
 from dexory_simulator import Simulator, malformed
 from dexory_simulator import data as simulated
 from dexory_simulator.faults import MALFORMED
@@ -77,14 +78,15 @@ class Run:
         return rows(len(self.names), self.objects)
 
 
-async def run_extract(settings: Settings, starts: Mapping[str, SiteStart] | None = None) -> Run:
-    """One extraction (every configured site from its first page by default); whatever it hands on is collected."""
+async def run_extract(settings: Settings, transport: Transport, starts: Mapping[str, SiteStart] | None = None) -> Run:
+    """One extraction over `transport` (every configured site from its first page by default); whatever it hands on
+    is collected."""
     run = Run()
 
     async def collect(item: Item) -> None:
         run.items.append(item)
 
-    await extract(settings, first_pages(settings) if starts is None else starts, collect)
+    await extract(settings, first_pages(settings) if starts is None else starts, collect, transport)
     return run
 
 

@@ -13,25 +13,20 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from yarl import URL
 
 from dexory_async.links import page_number
-from dexory_simulator import FaultPlan, RequestRecord, Simulator, SimulatorConfig, serve_in_thread
-from tests.conftest import PAGE_SIZE, TEST_KEY, WRONG_KEY, configuration_for, wait_until
+from dexory_simulator import FaultPlan, Simulator, SimulatorConfig, serve_in_thread
+from tests.conftest import PAGE_SIZE, TEST_KEY, WRONG_KEY, assert_no_key, configuration_for, requests_since, wait_until
 from tests.debug_process import StreamedDebug, site_state, state_of
 from tests.reliability import record, rows, truth_rows
 from tests.warehouse import Landed, landed, landed_per_site
-from tools.fivetran_cli import run_debug, stage_project, write_configuration
+from tools.fivetran_cli import run_debug, write_configuration
 
 # ---------------------------------------------------------------------------------------------------- fivetran debug
-
-
-def requests_since(simulator: Simulator, moment: float) -> list[RequestRecord]:
-    return sorted((r for r in simulator.requests if r.at >= moment), key=lambda r: r.at)
 
 
 def query_without_key(url: URL | dict[str, str]) -> dict[str, str]:
@@ -51,27 +46,6 @@ def assert_ground_truth(database: Path, simulator: Simulator) -> Landed:
         site: (site_truth.locations, site_truth.objects) for site, site_truth in simulator.site_truths().items()
     }
     return rows_landed
-
-
-def assert_no_key(project: Path, *outputs: str, secret: str = TEST_KEY) -> None:
-    """The key is in configuration.json, where the user put it, and nowhere else: not in any output, the state,
-    a crash report, or any other file under the project (the warehouse included)."""
-    for output in outputs:
-        assert secret not in output, "the API key leaked into the debug output"
-    state = project / "files" / "state.json"
-    if state.exists():
-        assert secret not in state.read_text()
-    crash_reports = list((project / "crash-reports").glob("*.log"))
-    for report in crash_reports:
-        assert secret not in report.read_text(), f"the API key leaked into {report.name}"
-    for path in project.rglob("*"):
-        if path.is_file() and path.name != "configuration.json":
-            assert secret.encode() not in path.read_bytes(), f"the API key leaked into {path.relative_to(project)}"
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[Path]:
-    yield stage_project(tmp_path / "project")
 
 
 # -------------------------------------------------------------------------------------------------- kill and resume
@@ -120,7 +94,7 @@ def test_a_killed_sync_resumes_from_its_last_checkpoint_without_skipping_a_page(
     assert set(range(1, resume_page)) <= requested_before_kill  # the pages before it came from the killed run
     rows_landed = assert_ground_truth(project / "files" / "warehouse.db", simulator)
     assert set(state_of(project)) == {"last_sync", "rounds"}
-    assert_no_key(project, first.output, second.stdout)
+    assert_no_key(project, {TEST_KEY}, first.output, second.stdout)
     record(
         request.node.nodeid,
         f"`fivetran debug` SIGKILLed after {killed_after} checkpoints (checkpoint_max_rows 500)",
@@ -170,7 +144,7 @@ def test_exhausted_retries_fail_the_sync_and_the_next_one_resumes(
     assert "resuming the interrupted sync" in second.stdout
     assert second_requests[0].page == 8
     rows_landed = assert_ground_truth(database, simulator)
-    assert_no_key(project, failed.stdout, second.stdout)
+    assert_no_key(project, {TEST_KEY}, failed.stdout, second.stdout)
     assert list((project / "crash-reports").glob("*.log"))  # there was a crash report to check
     record(
         request.node.nodeid,
@@ -208,7 +182,7 @@ def test_a_link_to_another_origin_fails_the_sync_and_keeps_progress(
     kept = landed(database)
     assert kept.locations == 500  # pages 1-5 landed...
     assert entry["pages"] == 4  # ...and page 5, read again next time, is not counted twice
-    assert_no_key(project, result.stdout)
+    assert_no_key(project, {TEST_KEY}, result.stdout)
     record(
         request.node.nodeid,
         "`fivetran debug` where page 5's links.next points to another host",
@@ -250,7 +224,7 @@ def test_bad_input_fails_fast_with_a_clear_message(
     assert len(simulator.requests) == requests  # at most the one request that was refused: no retry
     assert "; retry " not in result.stdout
     secret = overrides.get("site_api_key", TEST_KEY)
-    assert_no_key(project, result.stdout, secret=secret)
+    assert_no_key(project, {secret}, result.stdout)
     record(
         request.node.nodeid,
         f"`fivetran debug` with {case.replace('-', ' ')}",

@@ -1,4 +1,5 @@
-"""The extractor against every fault the simulator can inject, ridden out (or refused) over real sockets.
+"""The extractor against every fault the simulator can inject, ridden out (or refused), the simulator answering in
+memory.
 
 Each transient fault is retried per policy and the site lands exactly the ground truth; the waits follow
 Retry-After; a 429 pauses every request of the site and lowers its concurrency; exhausted retries, a rejected key and
@@ -19,24 +20,18 @@ import itertools
 import logging
 import os
 import re
-import socket
 import traceback
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 
-from dexory_async import extractor as extractor_module
 from dexory_async.bridge import ExtractorThread
-from dexory_async.config import Settings, Site
-from dexory_async.errors import ApiKeyRejected, RetriesExhausted, SiteNotFound, TransientError
-from dexory_async.extractor import Failed, SiteEnded
+from dexory_async.errors import KeyRejected, RetriesExhausted, SiteNotFound, TimedOut, TransientError
 from dexory_async.flatten import (
     SKIP_LOCATION_BAD_SCAN_DATE,
     SKIP_LOCATION_MISSING_KEY,
@@ -44,10 +39,11 @@ from dexory_async.flatten import (
     SKIP_OBJECT_NOT_OBJECT,
     SKIP_OBJECTS_NOT_LIST,
 )
+from dexory_async.messages import Failed, SiteEnded
 from dexory_async.page import LinkRefused, Page
 from dexory_async.throttle import Throttle
-from dexory_simulator import FaultPlan, RequestRecord, Simulator, SimulatorConfig, serve_in_thread
-from tests.conftest import TEST_KEY, WRONG_KEY, extractor_threads, settings_for, wait_until
+from dexory_simulator import FaultPlan, RequestRecord, Simulator, SimulatorConfig
+from tests.conftest import TEST_KEY, WRONG_KEY, FakeClock, extractor_threads, in_memory, settings_for, wait_until
 from tests.extraction import Run, assert_exactly_ground_truth, first_pages, run_extract
 from tests.reliability import record, truth_rows
 
@@ -70,24 +66,18 @@ RETRY_LINE = re.compile(r"; retry (\d+) of (\d+) in ([\d.]+)s$")
 class KeyGuard:
     """Everything a test produced that could carry the key; checked when the test ends."""
 
+    clock: FakeClock  # the test loop's: the extraction's waits (backoff, Retry-After, timeouts) take no real time
     secrets: tuple[str, ...] = (TEST_KEY, WRONG_KEY)
     simulators: list[Simulator] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)  # reasons and URLs the extractor handed on
 
-    @asynccontextmanager
-    async def simulator(self, faults: list[str] | None = None, **config: Any) -> AsyncIterator[Simulator]:
+    def simulator(self, faults: list[str] | None = None, **config: Any) -> Simulator:
+        """A simulator to answer in memory (see `in_memory`), its requests checked for the key at the end."""
         config.setdefault("api_key", TEST_KEY)
-        async with Simulator(SimulatorConfig(faults=FaultPlan.parse(faults or []), **config)) as simulator:
-            self.simulators.append(simulator)
-            yield simulator
-
-    @contextmanager
-    def threaded_simulator(self, faults: list[str] | None = None, **config: Any) -> Iterator[Simulator]:
-        config.setdefault("api_key", TEST_KEY)
-        with serve_in_thread(SimulatorConfig(faults=FaultPlan.parse(faults or []), **config)) as simulator:
-            self.simulators.append(simulator)
-            yield simulator
+        simulator = Simulator(SimulatorConfig(faults=FaultPlan.parse(faults or []), **config))
+        self.simulators.append(simulator)
+        return simulator
 
     def keep(self, ended: SiteEnded) -> None:
         """How a site ended, for the final check."""
@@ -131,10 +121,10 @@ def _chain(error: BaseException) -> list[BaseException]:
 
 
 @pytest.fixture(autouse=True)
-def guard(caplog: pytest.LogCaptureFixture) -> Iterator[KeyGuard]:
+def guard(caplog: pytest.LogCaptureFixture, clock: FakeClock) -> Iterator[KeyGuard]:
     for name in LOGGERS:
         caplog.set_level(logging.DEBUG, logger=name)
-    key_guard = KeyGuard()
+    key_guard = KeyGuard(clock)
     yield key_guard
     key_guard.check(caplog)
 
@@ -143,13 +133,9 @@ def guard(caplog: pytest.LogCaptureFixture) -> Iterator[KeyGuard]:
 
 
 async def run(guard: KeyGuard, simulator: Simulator, **overrides: Any) -> Run:
-    """One extraction against `simulator`; how each site ended is kept for the key guard."""
+    """One extraction against `simulator`, in memory; how each site ended is kept for the key guard."""
     overrides.setdefault("request_timeout_seconds", 2)
-    return await run_settings(guard, settings_for(simulator, **overrides))
-
-
-async def run_settings(guard: KeyGuard, settings: Settings) -> Run:
-    result = await run_extract(settings)
+    result = await guard.clock.run(run_extract(settings_for(simulator, **overrides), in_memory(simulator)))
     for ended in result.ended.values():
         guard.keep(ended)
     return result
@@ -188,9 +174,7 @@ TRANSIENT = {
     "retry_after=1": (1, {"retry_after": 1}, 0),
     "retry_after=date+1": (1, {"retry_after": 1}, 0),
     "stall": (1, {"stall": 1}, 0),  # 3600 s, far past the 0.5 s request timeout
-    # aiohttp resends an idempotent GET once, at once, when the connection drops before an answer (RFC 9112 §9.3.1):
-    # the first reset never reaches the retry policy, the second does.
-    "reset@1-2": (1, {"reset": 2}, 1),
+    "reset@1-2": (2, {"reset": 2}, 0),
     "truncated@1-2": (2, {"truncated": 2}, 0),
     "not_json@1-2": (2, {"not_json": 2}, 0),
     "data_not_list@1-2": (2, {"data_not_list": 2}, 0),
@@ -205,8 +189,8 @@ async def test_transient_fault_is_retried_and_lands_exactly_the_ground_truth(
 ) -> None:
     retries, injected, by_aiohttp = TRANSIENT[fault]
     faults = [f"{page}:{fault}" for page in FAULTY_PAGES]
-    async with guard.simulator(faults, locations=1_000, seed=3, latency_ms=2) as simulator:
-        result = await run(guard, simulator, concurrency=4, request_timeout_seconds=0.5)
+    simulator = guard.simulator(faults, locations=1_000, seed=3, latency_ms=2)
+    result = await run(guard, simulator, concurrency=4, request_timeout_seconds=0.5)
 
     assert_exactly_ground_truth(simulator, result)
     assert result.requests.retries == retries * len(FAULTY_PAGES)
@@ -235,8 +219,8 @@ async def test_retry_after_longer_than_the_backoff_is_honoured(
     caplog: pytest.LogCaptureFixture,
     request: pytest.FixtureRequest,
 ) -> None:
-    async with guard.simulator([f"2:retry_after={retry_after}"], locations=400) as simulator:
-        result = await run(guard, simulator, concurrency=2, base_retry_delay=0.01)
+    simulator = guard.simulator([f"2:retry_after={retry_after}"], locations=400)
+    result = await run(guard, simulator, concurrency=2, base_retry_delay=0.01)
     assert_exactly_ground_truth(simulator, result)
     [wait] = logged_waits(caplog)
     assert announced[0] <= wait <= announced[1]  # an HTTP date has whole seconds: date+2 is 1 to 2 s ahead
@@ -258,8 +242,8 @@ async def test_retry_after_zero_or_past_does_not_shorten_the_backoff(
     guard: KeyGuard, retry_after: str, caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest
 ) -> None:
     base = 0.3
-    async with guard.simulator([f"2:retry_after={retry_after}"], locations=400) as simulator:
-        result = await run(guard, simulator, concurrency=2, base_retry_delay=base)
+    simulator = guard.simulator([f"2:retry_after={retry_after}"], locations=400)
+    result = await run(guard, simulator, concurrency=2, base_retry_delay=base)
     assert_exactly_ground_truth(simulator, result)
     assert logged_waits(caplog) == [base]
     [waited] = gaps(attempts(simulator, 2))
@@ -310,8 +294,8 @@ async def test_a_429_pauses_every_request_of_the_site(
     # moment and would be retried after 0.2 s on its own; page 2 answers only after 0.3 s, so page 5 is asked for
     # during the pause. The pause must hold back both.
     faults = ["2:stall=0.3", "3:retry_after=1", "4:status=503"]
-    async with guard.simulator(faults, locations=1_000, latency_ms=30) as simulator:
-        result = await run(guard, simulator, concurrency=4, base_retry_delay=0.2)
+    simulator = guard.simulator(faults, locations=1_000, latency_ms=30)
+    result = await run(guard, simulator, concurrency=4, base_retry_delay=0.2)
     assert_exactly_ground_truth(simulator, result)
     [(paused_at, wait)] = throttle_log.pauses
     assert wait == 1.0
@@ -335,8 +319,8 @@ async def test_a_429_pauses_every_request_of_the_site(
 async def test_a_rate_limit_lowers_concurrency_and_the_sync_still_completes(
     guard: KeyGuard, request: pytest.FixtureRequest
 ) -> None:
-    async with guard.simulator(locations=2_000, seed=8, latency_ms=5, rate_limit=8) as simulator:
-        result = await run(guard, simulator, concurrency=4)  # max_retries: the default 3
+    simulator = guard.simulator(locations=2_000, seed=8, latency_ms=5, rate_limit=8)
+    result = await run(guard, simulator, concurrency=4)  # max_retries: the default 3
     assert_exactly_ground_truth(simulator, result)
     lowest = result.ended[simulator.config.site].lowest_concurrency
     assert lowest < 4
@@ -356,8 +340,8 @@ async def test_a_rate_limit_lowers_concurrency_and_the_sync_still_completes(
 # (fault, the cause the error must name, requests per attempt)
 EXHAUSTED = {
     "status=502@*": ("HTTP 502", 1),
-    "stall@*": ("TimeoutError", 1),
-    "reset@*": ("ServerDisconnectedError", 2),  # aiohttp's own immediate resend, see TRANSIENT
+    "stall@*": ("no answer within 0.3s", 1),
+    "reset@*": ("reset the connection", 1),
     "not_json@*": ("not valid JSON", 1),
     "retry_after=0@*": ("HTTP 429", 1),
 }
@@ -368,13 +352,13 @@ async def test_exhausted_retries_fail_the_site_with_the_cause(
     guard: KeyGuard, fault: str, request: pytest.FixtureRequest
 ) -> None:
     cause, per_attempt = EXHAUSTED[fault]
-    async with guard.simulator([f"4:{fault}"], locations=1_000, latency_ms=2) as simulator:
-        result = await run(guard, simulator, concurrency=4, max_retries=2, request_timeout_seconds=0.3)
+    simulator = guard.simulator([f"4:{fault}"], locations=1_000, latency_ms=2)
+    result = await run(guard, simulator, concurrency=4, max_retries=2, request_timeout_seconds=0.3)
     error = result.error
     assert isinstance(error, RetriesExhausted)
     assert "after 3 attempts" in str(error) and cause in str(error)
     assert isinstance(error.last_error, TransientError) and cause in str(error.last_error)
-    assert error.last_error.timed_out == (cause == "TimeoutError")
+    assert isinstance(error.last_error, TimedOut) == fault.startswith("stall")
     assert len(attempts(simulator, 4)) == 3 * per_attempt
     assert result.requests.retries == 2
     assert [page.sequence for page in result.pages] == [1, 2, 3]  # everything before the failing page was handed on
@@ -392,8 +376,8 @@ async def test_exhausted_retries_fail_the_site_with_the_cause(
 
 
 async def test_malformed_records_are_skipped_and_counted(guard: KeyGuard, request: pytest.FixtureRequest) -> None:
-    async with guard.simulator(["2:malformed", "5:malformed"], locations=600, seed=2) as simulator:
-        result = await run(guard, simulator, concurrency=3)
+    simulator = guard.simulator(["2:malformed", "5:malformed"], locations=600, seed=2)
+    result = await run(guard, simulator, concurrency=3)
     assert_exactly_ground_truth(simulator, result)
     skipped = Counter(skip.kind for page in result.pages for skip in page.rows.skipped)
     defects = simulator.malformed_truth().defects
@@ -414,9 +398,9 @@ async def test_malformed_records_are_skipped_and_counted(guard: KeyGuard, reques
 
 
 async def test_a_wrong_key_fails_at_once_and_says_so(guard: KeyGuard, request: pytest.FixtureRequest) -> None:
-    async with guard.simulator(locations=300) as simulator:
-        result = await run(guard, simulator, site_api_key=WRONG_KEY, base_retry_delay=1)
-    assert isinstance(result.error, ApiKeyRejected)
+    simulator = guard.simulator(locations=300)
+    result = await run(guard, simulator, site_api_key=WRONG_KEY, base_retry_delay=1)
+    assert isinstance(result.error, KeyRejected)
     assert "the API key was rejected for site 'demo-site' (HTTP 401)" in str(result.error)
     assert "check site_api_key" in str(result.error)
     assert len(simulator.requests) == 1 and simulator.requests[0].status == 401  # no retry
@@ -433,8 +417,8 @@ async def test_a_wrong_key_fails_at_once_and_says_so(guard: KeyGuard, request: p
 
 
 async def test_an_unknown_site_fails_at_once_and_says_so(guard: KeyGuard, request: pytest.FixtureRequest) -> None:
-    async with guard.simulator(locations=300) as simulator:
-        result = await run(guard, simulator, site_name="no-such-site", base_retry_delay=1)
+    simulator = guard.simulator(locations=300)
+    result = await run(guard, simulator, site_name="no-such-site", base_retry_delay=1)
     assert isinstance(result.error, SiteNotFound)
     assert "site 'no-such-site' not found (HTTP 404)" in str(result.error)
     assert len(simulator.requests) == 1 and simulator.requests[0].status == 404  # no retry
@@ -458,11 +442,10 @@ async def test_an_unknown_site_fails_at_once_and_says_so(guard: KeyGuard, reques
 async def test_a_link_to_another_origin_is_refused_and_the_key_stays_home(
     guard: KeyGuard, page: int, concurrency: int, request: pytest.FixtureRequest
 ) -> None:
-    async with (
-        guard.simulator(locations=100) as foreign,
-        guard.simulator([f"{page}:next_origin={foreign.base_url}"], locations=1_000) as simulator,
-    ):
-        result = await run(guard, simulator, concurrency=concurrency)
+    foreign = guard.simulator(locations=100)
+    foreign.port = 8081  # another origin than the simulator's: never asked, so never answering
+    simulator = guard.simulator([f"{page}:next_origin={foreign.base_url}"], locations=1_000)
+    result = await run(guard, simulator, concurrency=concurrency)
     end = result.end
     assert isinstance(end, LinkRefused)
     assert f"host {foreign.host}:{foreign.port}" in end.reason
@@ -486,11 +469,11 @@ async def test_a_link_to_another_origin_is_refused_and_the_key_stays_home(
 
 
 async def test_a_read_timeout_is_reported_without_the_key(guard: KeyGuard, request: pytest.FixtureRequest) -> None:
-    async with guard.simulator(["1:stall@*"], locations=100) as simulator:
-        result = await run(guard, simulator, max_retries=0, request_timeout_seconds=0.3)
+    simulator = guard.simulator(["1:stall@*"], locations=100)
+    result = await run(guard, simulator, max_retries=0, request_timeout_seconds=0.3)
     error = result.error
-    assert isinstance(error, RetriesExhausted) and "TimeoutError" in str(error)
-    assert error.last_error.timed_out  # it gave up on the 3600 s stall: the timeout fired
+    assert isinstance(error, RetriesExhausted) and "no answer within 0.3s (request_timeout_seconds)" in str(error)
+    assert isinstance(error.last_error, TimedOut)  # it gave up on the 3600 s stall: the timeout fired
     assert len(simulator.requests) == 1
     record(
         request.node.nodeid,
@@ -498,54 +481,6 @@ async def test_a_read_timeout_is_reported_without_the_key(guard: KeyGuard, reque
         "gives up on the request after the timeout; the message names the timeout, not the key",
         faults=faults_seen(simulator),
         retries=0,
-        expected="nothing",
-        landed=result.landed,
-    )
-
-
-class _NeverResolves(AbstractResolver):
-    """A DNS lookup that never answers: the only way to hold a connection attempt open on a loopback-only host."""
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        await asyncio.sleep(3600)
-        raise AssertionError("unreachable")
-
-    async def close(self) -> None:
-        pass
-
-
-async def test_a_connect_timeout_message_is_redacted(
-    guard: KeyGuard, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
-) -> None:
-    """aiohttp's ConnectionTimeoutError says "Connection timeout to host <URL>", key included."""
-
-    def session_with_connect_timeout(settings: Settings) -> aiohttp.ClientSession:
-        timeout = aiohttp.ClientTimeout(total=10, connect=settings.request_timeout_seconds)
-        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=_NeverResolves()), timeout=timeout)
-
-    monkeypatch.setattr(extractor_module, "open_session", session_with_connect_timeout)
-    settings = Settings(
-        sites=(Site("demo-site", TEST_KEY),),
-        base_url="http://dexory.invalid:8080",
-        max_retries=1,
-        base_retry_delay=0.01,
-        request_timeout_seconds=0.3,
-    )
-    result = await run_settings(guard, settings)
-    error = result.error
-    assert isinstance(error, RetriesExhausted)
-    message = str(error)
-    assert "ConnectionTimeoutError: Connection timeout to host http://dexory.invalid:8080/" in message
-    assert "api_key=***" in message  # aiohttp's message did hold the key; the client masked it
-    assert error.__cause__ is None and error.last_error.__context__ is None
-    record(
-        request.node.nodeid,
-        "connection attempt times out (aiohttp puts the URL with the key in the message)",
-        "retries, then fails with the message's key masked (`api_key=***`) and no aiohttp error chained",
-        faults="connect timeout x2",
-        retries=1,
         expected="nothing",
         landed=result.landed,
     )
@@ -588,16 +523,19 @@ def test_a_consumer_failure_with_requests_stalled_in_flight_ends_promptly(
 ) -> None:
     # Pages 4 and 5 never answer (nor time out: 3600 s); the consumer fails on page 3.
     faults = ["4:stall@*", "5:stall@*"]
-    with guard.threaded_simulator(faults, locations=5_000, latency_ms=10) as simulator:
-        settings = settings_for(simulator, concurrency=4, request_timeout_seconds=3600)
-        with pytest.raises(raised), ExtractorThread(settings, first_pages(settings)) as extractor:
-            for item in extractor:
-                if isinstance(item, Page) and item.sequence == 3:
-                    assert wait_until(lambda: simulator.in_flight >= 2)  # the stalled requests are out there
-                    raise raised("the warehouse is down")
-        assert not extractor_threads()  # cancelled: joined long before the stalls could end
-        assert wait_until(lambda: simulator.in_flight == 0)  # the client hung up: the server saw it go
-        abandoned = [r for r in simulator.requests if r.page in (4, 5)]
+    simulator = guard.simulator(faults, locations=5_000, latency_ms=10)
+    settings = settings_for(simulator, concurrency=4, request_timeout_seconds=3600)
+    with (
+        pytest.raises(raised),
+        ExtractorThread(settings, first_pages(settings), transport=lambda: in_memory(simulator)) as extractor,
+    ):
+        for item in extractor:
+            if isinstance(item, Page) and item.sequence == 3:
+                assert wait_until(lambda: simulator.in_flight >= 2)  # the stalled requests are out there
+                raise raised("the warehouse is down")
+    assert not extractor_threads()  # cancelled: joined long before the stalls could end
+    assert wait_until(lambda: simulator.in_flight == 0)  # the client hung up: the server saw it go
+    abandoned = [r for r in simulator.requests if r.page in (4, 5)]
     assert [r.status for r in abandoned] == [499, 499]  # the client hung up on both
     record(
         request.node.nodeid,
@@ -612,15 +550,18 @@ def test_a_consumer_failure_with_requests_stalled_in_flight_ends_promptly(
 
 @pytest.mark.usefixtures("no_leaks")
 def test_a_consumer_failure_during_a_429_pause_ends_promptly(guard: KeyGuard, caplog: pytest.LogCaptureFixture) -> None:
-    with guard.threaded_simulator(["3:retry_after=60"], locations=2_000) as simulator:
-        settings = settings_for(simulator, concurrency=4)
-        with pytest.raises(WarehouseDown), ExtractorThread(settings, first_pages(settings)) as extractor:
-            for item in extractor:
-                if isinstance(item, Page) and item.sequence == 2:
-                    assert wait_until(lambda: "rate limited by the API" in caplog.text)  # the 60 s pause began
-                    raise WarehouseDown("the warehouse is down")
-        assert not extractor_threads()  # the pause was cut short
-        assert any(r.status == 429 for r in simulator.requests)
+    simulator = guard.simulator(["3:retry_after=60"], locations=2_000)
+    settings = settings_for(simulator, concurrency=4)
+    with (
+        pytest.raises(WarehouseDown),
+        ExtractorThread(settings, first_pages(settings), transport=lambda: in_memory(simulator)) as extractor,
+    ):
+        for item in extractor:
+            if isinstance(item, Page) and item.sequence == 2:
+                assert wait_until(lambda: "rate limited by the API" in caplog.text)  # the 60 s pause began
+                raise WarehouseDown("the warehouse is down")
+    assert not extractor_threads()  # the pause was cut short
+    assert any(r.status == 429 for r in simulator.requests)
 
 
 @pytest.mark.usefixtures("no_leaks")
@@ -629,12 +570,12 @@ def test_a_site_failure_with_requests_stalled_in_flight_ends_promptly(
 ) -> None:
     # Page 3 fails for good (its retry goes out after 1 s, long after page 5 was asked for); page 5 stalls.
     faults = ["3:status=502@*", "5:stall@*"]
-    with guard.threaded_simulator(faults, locations=5_000, latency_ms=10) as simulator:
-        settings = settings_for(simulator, concurrency=4, max_retries=1, base_retry_delay=1, request_timeout_seconds=30)
-        with ExtractorThread(settings, first_pages(settings)) as extractor:
-            items = list(extractor)
-        assert wait_until(lambda: simulator.in_flight == 0)
-        stalled = [r for r in simulator.requests if r.page == 5]
+    simulator = guard.simulator(faults, locations=5_000, latency_ms=10)
+    settings = settings_for(simulator, concurrency=4, max_retries=1, base_retry_delay=1, request_timeout_seconds=30)
+    with ExtractorThread(settings, first_pages(settings), transport=lambda: in_memory(simulator)) as extractor:
+        items = list(extractor)
+    assert wait_until(lambda: simulator.in_flight == 0)
+    stalled = [r for r in simulator.requests if r.page == 5]
     *pages, ended = items
     assert [page.sequence for page in pages if isinstance(page, Page)] == [1, 2]
     assert isinstance(ended, SiteEnded) and isinstance(ended.end, Failed)
@@ -658,13 +599,13 @@ def test_leaving_right_after_the_last_page_never_trips_over_the_closing_loop(req
     """The calling thread leaves the `with` block as soon as it has the extractor's final result, while the thread
     may still be closing its loop: close() must not fail then ('Event loop is closed' used to end ~4% of syncs)."""
     completed = 0
-    with serve_in_thread(SimulatorConfig(locations=5, api_key=TEST_KEY)) as simulator:
-        settings = settings_for(simulator, concurrency=1)
-        for _ in range(200):
-            with ExtractorThread(settings, first_pages(settings)) as extractor:
-                items = list(extractor)
-            assert [type(item) for item in items] == [Page, SiteEnded]
-            completed += 1
+    simulator = Simulator(SimulatorConfig(locations=5, api_key=TEST_KEY))
+    settings = settings_for(simulator, concurrency=1)
+    for _ in range(200):
+        with ExtractorThread(settings, first_pages(settings), transport=lambda: in_memory(simulator)) as extractor:
+            items = list(extractor)
+        assert [type(item) for item in items] == [Page, SiteEnded]
+        completed += 1
     assert completed == 200
     record(
         request.node.nodeid,

@@ -8,7 +8,6 @@ zero-based page numbers, and how often a sync checkpoints (and how much memory a
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -37,7 +36,7 @@ from dexory_simulator import (
     locations,
     serve_in_thread,
 )
-from tests.conftest import TEST_KEY, configuration_for
+from tests.conftest import TEST_KEY, checkpoints, configuration_for
 from tests.debug_process import site_state, state_of
 from tests.warehouse import landed
 from tools.fivetran_cli import cli_env, debug_command, run_debug, stage_project, write_configuration
@@ -51,20 +50,10 @@ RSS_ENV = "DEXORY_RSS_TEST"
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    return stage_project(tmp_path / "project")
-
-
 def landed_truth(project: Path) -> GroundTruth:
     rows = landed(project / "files" / "warehouse.db")
     assert rows.distinct_location_keys == rows.locations and rows.orphan_objects == 0 and rows.null_keys == 0
     return GroundTruth(rows.locations, rows.objects)
-
-
-def checkpoints(output: str) -> list[dict[str, Any]]:
-    """Every state `fivetran debug` recorded, in order (the CLI logs each checkpoint as one line of JSON)."""
-    return [json.loads(line.split(CHECKPOINT_LINE, 1)[1]) for line in output.splitlines() if CHECKPOINT_LINE in line]
 
 
 def fragments(secret: str, size: int = 8) -> set[str]:

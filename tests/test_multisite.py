@@ -24,7 +24,7 @@ from dexory_async.config import ConfigurationError, parse_settings
 from dexory_async.links import page_number
 from dexory_async.state import resume_plan
 from dexory_simulator import GroundTruth, RequestRecord, Simulator, SimulatorConfig, SiteSpec, serve_in_thread
-from tests.conftest import WRONG_KEY, configuration_for
+from tests.conftest import WRONG_KEY, assert_no_key, checkpoints, configuration_for, requests_since
 from tests.debug_process import StreamedDebug, state_of
 from tools.fivetran_cli import run_debug, stage_project, write_configuration
 
@@ -116,10 +116,6 @@ def write_state(project: Path, state: dict[str, Any]) -> None:
     (project / "files" / "state.json").write_text(json.dumps(state))
 
 
-def requests_since(simulator: Simulator, moment: float) -> list[RequestRecord]:
-    return sorted((record for record in list(simulator.requests) if record.at >= moment), key=lambda r: r.at)
-
-
 def of_site(records: list[RequestRecord], site: str) -> list[RequestRecord]:
     return [record for record in records if record.site == site]
 
@@ -127,31 +123,6 @@ def of_site(records: list[RequestRecord], site: str) -> list[RequestRecord]:
 def unnumbered(records: list[RequestRecord]) -> list[RequestRecord]:
     """Requests for a site's first page as the connector asks for it when it starts a site over."""
     return [record for record in records if "page[number]" not in record.query]
-
-
-def checkpoints(output: str) -> list[dict[str, Any]]:
-    """Every state `fivetran debug` recorded, in order (the CLI logs each as one JSON line)."""
-    states = []
-    for line in output.splitlines():
-        if CHECKPOINT_LINE in line:
-            states.append(json.loads(line.split(CHECKPOINT_LINE, 1)[1]))
-    return states
-
-
-def assert_no_key(project: Path, keys: set[str], *outputs: str) -> None:
-    """No key in any output, nor in any file under the project but the configuration (state, crash reports,
-    warehouse)."""
-    files = [path for path in project.rglob("*") if path.is_file() and path.name != "configuration.json"]
-    for key in keys:
-        for output in outputs:
-            assert key not in output, "an API key leaked into the debug output"
-        for path in files:
-            assert key.encode() not in path.read_bytes(), f"an API key leaked into {path.relative_to(project)}"
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    return stage_project(tmp_path / "project")
 
 
 # ------------------------------------------------------------------------------------------- three sites, one sync

@@ -23,6 +23,7 @@ from dexory_async.budget import Budget, Lane
 from dexory_async.links import link_identity, page_number, same_origin, with_page_number
 from dexory_async.page import End, Finished, LinkRefused, Page, StoppedAtMaxPages
 from dexory_async.pagination import Paginator
+from tests.conftest import settle
 
 ORIGIN = URL("https://api.example.test")
 ENDPOINT = "https://api.example.test/customer-api/v1/locations"
@@ -172,13 +173,6 @@ def restyle(entries: list[Entry], style: str) -> list[Entry]:
 
 
 # ------------------------------------------------------------------------------------------- driving the paginator
-
-
-async def settle() -> None:
-    """Let every task that can run, run, until the paginator waits on the fake (or the test) again. No clock: the
-    fake answers nothing by itself, so a few turns of the event loop always suffice."""
-    for _ in range(30):
-        await asyncio.sleep(0)
 
 
 Pick = Callable[[list[Request]], Request]

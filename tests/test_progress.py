@@ -10,8 +10,8 @@ import pytest
 from yarl import URL
 
 import dexory_async.progress as progress_module
-from dexory_async.client import RequestCounters
 from dexory_async.flatten import FlatRows, Skip
+from dexory_async.messages import RequestCounters
 from dexory_async.page import Page
 from dexory_async.progress import SKIPS_LOGGED_PER_KIND, SiteProgress, SyncProgress
 

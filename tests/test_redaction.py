@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -156,3 +157,55 @@ def test_no_piece_of_the_key_survives_a_cut(text: str, spell: Callable[[str], st
         for shown in (excerpt(body.encode(), key, limit), excerpt(body[:limit], key, limit)):  # cut here, or before
             assert len(shown) <= limit
             assert not leaked(shown, key), shown
+
+
+def json_escaped(key: str) -> str:
+    """The key as a JSON encoder that escapes every character would write it (`\\u0041...`)."""
+    return "".join(f"\\u{ord(char):04x}" for char in key)
+
+
+QUOTED_KEY = 'sk-"quoted"\\key<&>é'  # a key with characters JSON and HTML both escape
+
+
+@pytest.mark.parametrize(
+    "spelled",
+    [
+        json.dumps(QUOTED_KEY)[1:-1],  # \" and \\ and \u00e9
+        json.dumps(QUOTED_KEY, ensure_ascii=False)[1:-1],
+        json_escaped(QUOTED_KEY),
+        json_escaped(QUOTED_KEY).upper().replace("\\U", "\\u"),
+        html.escape(QUOTED_KEY),  # &quot; &amp; &lt; &gt;
+        "".join(f"&#{ord(char)};" for char in QUOTED_KEY),
+        "".join(f"&#x{ord(char):X};" for char in QUOTED_KEY),
+        html.escape(json.dumps(QUOTED_KEY)[1:-1]).replace("&quot;", "&#34;"),  # HTML-escaped, then a mix
+        quote(QUOTED_KEY, safe=""),
+    ],
+    ids=["json", "json-utf8", "json-every-char", "json-upper-hex", "html", "html-decimal", "html-hex", "mixed", "url"],
+)
+def test_an_escaped_echo_of_the_key_is_masked(spelled: str) -> None:
+    """A 4xx body may echo the key as its server's encoder escapes it: every escape is masked, in a whole body and in
+    an excerpt cut inside it."""
+    body = f'{{"detail": "invalid key {spelled} for site w"}}'
+
+    assert redact(body, QUOTED_KEY) == f'{{"detail": "invalid key {MASK} for site w"}}'
+    start = body.index(spelled)
+    for limit in range(start + len(spelled) // 2, start + len(spelled)):  # at least 3 of its characters shown
+        assert excerpt(body[:limit], QUOTED_KEY, limit) == body[:start] + MASK
+
+
+@pytest.mark.parametrize("key", ["a", "ab", "e1", "pi"])
+def test_a_very_short_key_does_not_garble_messages(key: str) -> None:
+    """Masked where it stands alone, left alone inside words: the message stays readable."""
+    message = "the API key was rejected for site 'paris' (HTTP 401): check site_api_key"
+
+    assert redact(message, key) == message
+    assert redact(f"invalid key: {key}.", key) == f"invalid key: {MASK}."
+    assert excerpt(message, key, 200) == message
+
+
+def test_a_site_name_holding_api_key_is_left_whole_in_its_cursor() -> None:
+    """The cursor is masked again before it is saved: a site named `x api_key=y` must come back as itself."""
+    cursor = str(ENDPOINT.update_query({"site": "north api_key=7", "page[number]": "3"}))
+
+    assert redact(cursor, "") == cursor
+    assert URL(redact(cursor, KEY)).query["site"] == "north api_key=7"

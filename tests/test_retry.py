@@ -1,4 +1,4 @@
-"""The retry policy: backoff's wait generator, Retry-After parsing, and what each HTTP status stands for."""
+"""The retry policy: backoff's wait generator and Retry-After parsing."""
 
 from __future__ import annotations
 
@@ -9,18 +9,10 @@ from types import SimpleNamespace
 
 import backoff
 import pytest
-from yarl import URL
 
 import dexory_async.retry as retry_module
-from dexory_async.errors import (
-    ApiKeyRejected,
-    DexoryError,
-    PageRejected,
-    RequestFailed,
-    SiteNotFound,
-    TransientError,
-)
-from dexory_async.retry import RETRY_AFTER_CAP_SECONDS, error_for_status, parse_retry_after, retry_waits
+from dexory_async.errors import RateLimited, ServerError, TransientError
+from dexory_async.retry import RETRY_AFTER_CAP_SECONDS, parse_retry_after, retry_waits
 
 # ---------------------------------------------------------------------------------------------------- retry_waits
 
@@ -38,7 +30,7 @@ def drive(base_delay: float, errors: list[TransientError], **kwargs: float) -> l
 
 
 def plain(n: int = 1) -> list[TransientError]:
-    return [TransientError("HTTP 503 from the server") for _ in range(n)]
+    return [ServerError("HTTP 503 from the server") for _ in range(n)]
 
 
 @pytest.mark.parametrize(("base_delay", "expected"), [(2.0, [2.0, 4.0, 8.0]), (1.0, [1.0, 2.0, 4.0, 8.0, 16.0, 32.0])])
@@ -55,13 +47,13 @@ def test_zero_base_delay_never_waits() -> None:
 
 
 def test_longer_retry_after_wins_over_backoff() -> None:
-    errors = [TransientError("429", retry_after=30.0, rate_limited=True), *plain(1)]
+    errors = [RateLimited("429", retry_after=30.0), *plain(1)]
 
     assert drive(2.0, errors) == [30.0, 4.0]  # the next wait goes back to the backoff schedule
 
 
 def test_retry_after_stretches_a_later_retry() -> None:
-    errors = [*plain(2), TransientError("429", retry_after=17.5, rate_limited=True)]
+    errors = [*plain(2), RateLimited("429", retry_after=17.5)]
 
     assert drive(2.0, errors) == [2.0, 4.0, 17.5]
 
@@ -105,9 +97,9 @@ def test_backoff_library_uses_these_waits(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(time, "sleep", slept.append)
     failures = iter(
         [
-            TransientError("HTTP 503 from the server"),
-            TransientError("HTTP 429 Too Many Requests", retry_after=45.0, rate_limited=True),
-            TransientError("HTTP 502 from the server", retry_after=0.0),
+            ServerError("HTTP 503 from the server"),
+            RateLimited("HTTP 429 Too Many Requests", retry_after=45.0),
+            ServerError("HTTP 502 from the server", retry_after=0.0),
         ]
     )
     calls: list[int] = []
@@ -178,103 +170,3 @@ def test_unreadable_retry_after_is_none(raw: str) -> None:
 @pytest.mark.parametrize("raw", [None, "", "   "])
 def test_absent_retry_after_is_none(raw: str | None) -> None:
     assert parse_retry_after(raw, now=NOW) is None
-
-
-# ---------------------------------------------------------------------------------------------------- error_for_status
-
-FIRST_PAGE = URL("https://api.example.test/customer-api/v1/locations?site=Warehouse+7&page%5Bsize%5D=100")
-LATER_PAGE = FIRST_PAGE.update_query({"page[number]": "12"})
-
-
-def status_error(status: int, excerpt: str = "", retry_after: float | None = None, *, first_page: bool) -> DexoryError:
-    url = FIRST_PAGE if first_page else LATER_PAGE
-    return error_for_status(status, "Warehouse 7", url, excerpt, retry_after, first_page=first_page)
-
-
-@pytest.mark.parametrize("first_page", [True, False])
-def test_429_is_transient_rate_limited_and_carries_retry_after(first_page: bool) -> None:
-    error = status_error(429, "slow down", 12.0, first_page=first_page)
-
-    assert type(error) is TransientError
-    assert error.rate_limited is True
-    assert error.retry_after == 12.0
-    assert "429" in str(error)
-
-
-def test_429_without_retry_after() -> None:
-    error = status_error(429, first_page=False)
-
-    assert isinstance(error, TransientError)
-    assert error.rate_limited is True
-    assert error.retry_after is None
-
-
-@pytest.mark.parametrize("first_page", [True, False])
-@pytest.mark.parametrize("status", [408, 500, 502, 503, 504, 599])
-def test_5xx_and_408_are_transient_not_rate_limited(status: int, first_page: bool) -> None:
-    error = status_error(status, "<html>bad gateway</html>", 7.0, first_page=first_page)
-
-    assert type(error) is TransientError
-    assert error.rate_limited is False
-    assert error.retry_after == 7.0
-    assert str(error) == f"HTTP {status} from the server"
-
-
-@pytest.mark.parametrize("first_page", [True, False])
-@pytest.mark.parametrize("status", [401, 403])
-def test_401_and_403_mean_the_key_was_rejected_for_the_site(status: int, first_page: bool) -> None:
-    error = status_error(status, "forbidden", first_page=first_page)
-
-    assert type(error) is ApiKeyRejected
-    message = str(error)
-    assert "the API key was rejected for site 'Warehouse 7'" in message
-    assert f"HTTP {status}" in message
-    assert "site_api_key" in message
-
-
-def test_404_on_a_sites_first_page_means_the_site_was_not_found() -> None:
-    error = status_error(404, "not found", first_page=True)
-
-    assert type(error) is SiteNotFound
-    assert "site 'Warehouse 7' not found" in str(error)
-    assert "HTTP 404" in str(error)
-    assert "site_name" in str(error)
-
-
-@pytest.mark.parametrize("status", [404, 400, 410, 422])
-def test_a_permanent_4xx_on_a_later_page_rejects_that_page_naming_it(status: int) -> None:
-    error = status_error(status, '{"error":"page[number] out of range"}', first_page=False)
-
-    assert type(error) is PageRejected
-    assert isinstance(error, RequestFailed)
-    message = str(error)
-    assert str(LATER_PAGE) in message
-    assert "site 'Warehouse 7'" in message
-    assert f"HTTP {status}" in message
-    assert message.endswith('{"error":"page[number] out of range"}')
-
-
-@pytest.mark.parametrize("first_page", [True, False])
-@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
-def test_redirects_fail_without_being_followed(status: int, first_page: bool) -> None:
-    error = status_error(status, first_page=first_page)
-
-    assert type(error) is RequestFailed
-    assert f"HTTP {status}" in str(error)
-    assert "redirect" in str(error)
-
-
-@pytest.mark.parametrize("status", [400, 405, 409, 410, 418, 422])
-def test_other_4xx_on_the_first_page_fail_with_status_site_and_excerpt(status: int) -> None:
-    excerpt = '{"error":"page[size] too large"}'
-
-    error = status_error(status, excerpt, first_page=True)
-
-    assert type(error) is RequestFailed
-    assert str(error) == f"HTTP {status} from the API for the first page of site 'Warehouse 7': {excerpt}"
-
-
-@pytest.mark.parametrize("first_page", [True, False])
-def test_every_error_is_a_dexory_error(first_page: bool) -> None:
-    for status in (301, 400, 401, 403, 404, 429, 500):
-        assert isinstance(status_error(status, first_page=first_page), DexoryError)

@@ -13,8 +13,8 @@ import pytest
 from yarl import URL
 
 from dexory_async.config import Settings
-from dexory_async.extractor import SiteStart
 from dexory_async.links import KEY_PARAM, page_number, with_key, with_page_number
+from dexory_async.messages import SiteStart
 from dexory_async.state import (
     CURSOR,
     FINISHED,

@@ -12,16 +12,16 @@ import pytest
 from yarl import URL
 
 import connector
-from dexory_async.client import RequestCounters
 from dexory_async.config import Settings, parse_settings
 from dexory_async.delivered import location_key
-from dexory_async.errors import ApiKeyRejected
-from dexory_async.extractor import Failed, Item, SiteEnded, StartedOver
+from dexory_async.errors import KeyRejected
 from dexory_async.flatten import FlatRows
 from dexory_async.ledger import SyncLedger
 from dexory_async.links import first_page_url, page_number
+from dexory_async.messages import Failed, Item, RequestCounters, SiteEnded, StartedOver
 from dexory_async.page import Finished, LinkRefused, Page, StoppedAtMaxPages
 from dexory_async.tables import LOCATIONS, OBJECTS, SITE_ROUNDS
+from tests.conftest import FakeClock
 from tests.sinks import RecordingSink
 
 # ------------------------------------------------------------------------------------- checkpoint cadence (fake clock)
@@ -49,17 +49,6 @@ def make_page(site: str, number: int, locations: int, objects: int, *, last: boo
         next_url=None if last else page_url(site, number + 1),
         rows=rows_,
     )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def cadence_sync(
@@ -118,7 +107,10 @@ def assert_checkpoints_cover_whole_pages(warehouse: RecordingSink, feed: Feed) -
 
 
 def test_a_checkpoint_follows_every_checkpoint_max_rows_rows() -> None:
-    clock, warehouse = FakeClock(), RecordingSink()  # the clock never moves: only the row bound calls for a checkpoint
+    clock, warehouse = (
+        FakeClock(),
+        RecordingSink(),
+    )  # the clock never moves: only the row bound calls for a checkpoint
     sync = cadence_sync(clock, warehouse, checkpoint_max_rows=1_000)
     feed = Feed([(0, make_page("north", n, 100, 200)) for n in range(1, 13)], clock)  # 300 rows a page
     sync.consume(feed)
@@ -276,7 +268,7 @@ def test_a_site_stopped_at_max_pages_keeps_the_round_going_and_finished_sites_wa
 def test_when_every_site_ends_the_round_is_over_and_only_failed_sites_resume() -> None:
     books = ledger(sites="north,south")
     books.record(make_page("north", 1, 1, 0))
-    books.record(ended("north", Failed(ApiKeyRejected("the API key was rejected for site 'north'"))))
+    books.record(ended("north", Failed(KeyRejected("the API key was rejected for site 'north'"))))
     books.record(make_page("south", 1, 1, 0, last=True))
     books.record(ended("south", Finished()))
 
@@ -334,7 +326,7 @@ def round_row(site: str, started: datetime, status: str, **counts: Any) -> dict[
 def test_a_round_that_ends_is_recorded_complete_or_failed_with_its_counts_and_its_error_masked() -> None:
     sink = RecordingSink()
     sync = rounds_sync(sink, sites="north,south")
-    rejected = ApiKeyRejected("the API key key-south was rejected for site 'south'")
+    rejected = KeyRejected("the API key key-south was rejected for site 'south'")
 
     sync.consume(
         [

@@ -6,34 +6,9 @@ The event loop's clock is faked, so a pause ends when a test moves the clock, ne
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from dexory_async.throttle import SUCCESSES_PER_STEP_UP, Throttle
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def clock(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeClock]:
-    """The running loop's clock, frozen until a test advances `clock.now`; its timers follow the fake time."""
-    loop = asyncio.get_running_loop()
-    fake = FakeClock(loop.time())
-    monkeypatch.setattr(loop, "time", fake)
-    yield fake
-
-
-async def settle() -> None:
-    """Let every ready task run until it waits again."""
-    for _ in range(10):
-        await asyncio.sleep(0)
+from tests.conftest import FakeClock, settle
 
 
 def succeed(throttle: Throttle, times: int) -> None:

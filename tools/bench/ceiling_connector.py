@@ -27,14 +27,13 @@ from fivetran_connector_sdk import Operations as op
 from yarl import URL
 
 from dexory_async.cadence import CheckpointCadence
-from dexory_async.client import RequestCounters
 from dexory_async.config import Settings, parse_settings
 from dexory_async.delivered import DeliveredKeys
-from dexory_async.extractor import Item, SiteEnded, SiteStart
 from dexory_async.flatten import FlatRows, flatten_locations
 from dexory_async.gc_policy import fewer_gc_passes
 from dexory_async.ledger import SyncLedger
 from dexory_async.links import with_page_number
+from dexory_async.messages import Item, RequestCounters, SiteEnded, SiteStart
 from dexory_async.page import Finished, Page
 from dexory_async.tables import LOCATIONS, OBJECTS, SITE_ROUNDS, table_definitions
 from dexory_simulator.config import SiteSpec

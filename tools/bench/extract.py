@@ -28,10 +28,12 @@ from yarl import URL
 
 from dexory_async.config import LIST_SEPARATOR, SITE_API_KEY, SITE_NAME, Settings, Site, parse_settings
 from dexory_async.delivered import DeliveredKeys
-from dexory_async.extractor import Item, SiteEnded, SiteStart, extract
+from dexory_async.extractor import extract
 from dexory_async.flatten import flatten_locations
 from dexory_async.links import first_page_url, resolve_link, with_key
+from dexory_async.messages import Item, SiteEnded, SiteStart
 from dexory_async.page import Page
+from dexory_async.transport import AiohttpTransport
 
 ROUND = datetime.now(UTC)  # the sync round every row of this run carries
 
@@ -102,15 +104,19 @@ async def run_extractor(settings: Settings, awaited: set[str]) -> Tally:
     started_at = datetime.now(UTC)
     starts = {site.name: SiteStart(first_page_url(settings, site), False, started_at) for site in settings.sites}
     started = time.perf_counter()
-    extraction = asyncio.create_task(extract(settings, starts, emit))
-    ended = asyncio.create_task(all_ended.wait())
-    await asyncio.wait((extraction, ended), return_when=asyncio.FIRST_COMPLETED)
-    tally.seconds = time.perf_counter() - started
-    ended.cancel()
-    if awaited != set(settings.site_names):  # the sites the measurement does not wait for may still be running
-        extraction.cancel()
-    with suppress(asyncio.CancelledError):
-        await extraction  # a failure of the extraction itself is no measurement: it is raised here
+    transport = AiohttpTransport(settings.concurrency)
+    try:
+        extraction = asyncio.create_task(extract(settings, starts, emit, transport))
+        ended = asyncio.create_task(all_ended.wait())
+        await asyncio.wait((extraction, ended), return_when=asyncio.FIRST_COMPLETED)
+        tally.seconds = time.perf_counter() - started
+        ended.cancel()
+        if awaited != set(settings.site_names):  # the sites the measurement does not wait for may still be running
+            extraction.cancel()
+        with suppress(asyncio.CancelledError):
+            await extraction  # a failure of the extraction itself is no measurement: it is raised here
+    finally:
+        await transport.aclose()
     return tally
 
 
