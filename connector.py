@@ -60,9 +60,24 @@ _TUNING = (  # key, label, what it does; the expected form and the default come 
         "A site's share is lowered automatically on 429.",
     ),
     ("max_pages", "Maximum pages per site per sync", "Safety stop; the next sync continues where it stopped."),
-    ("max_retries", "Maximum retries", "Retries of a failed request (timeouts, 429, 5xx) after the first attempt."),
-    ("base_retry_delay", "Base retry delay", "Retry n waits this times 2^n, or the server's Retry-After if longer."),
+    (
+        "max_retries",
+        "Maximum retries",
+        "Retries of a failed request (timeouts, 5xx) after the first attempt; 429s are waited out within the "
+        "rate-limit patience instead.",
+    ),
+    (
+        "base_retry_delay",
+        "Base retry delay",
+        "Retry n waits this times 2^n, or the server's Retry-After if longer; a 429 waits its Retry-After.",
+    ),
     ("request_timeout_seconds", "Request timeout", "Per request."),
+    (
+        "rate_limit_patience_seconds",
+        "Rate-limit patience",
+        "How long one request keeps waiting out 429s (the server's Retry-After), in total, before its site fails; "
+        "other failures count against the maximum retries.",
+    ),
     ("checkpoint_interval_seconds", "Checkpoint interval", "How often progress is saved for a resume."),
     (
         "checkpoint_max_rows",

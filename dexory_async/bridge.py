@@ -50,8 +50,8 @@ class ExtractorThread:
     ) -> None:
         self._settings = settings
         self._starts = starts
-        # Made on the extractor's loop, which it belongs to: aiohttp's by default, at most `concurrency` connections.
-        self._transport = transport or (lambda: AiohttpTransport(settings.concurrency))
+        # Made on the extractor's loop, which it belongs to: aiohttp's by default.
+        self._transport = transport or AiohttpTransport
         self._while_waiting = while_waiting  # run on the calling thread while it waits for an item (logs, say)
         self._loop = asyncio.new_event_loop()
         # Thread-safe and unbounded itself; the credits bound it: the extractor takes one per page it hands over,

@@ -17,7 +17,7 @@ from .links import first_page_url, link_identity, page_number, with_key
 from .messages import RequestCounters
 from .page import Page
 from .redaction import excerpt
-from .retry import retry_waits
+from .retry import Patience
 from .throttle import Throttle
 from .transport import Request, Response, Transport
 
@@ -44,25 +44,38 @@ class DexoryClient:
         self._throttle = throttle
         self._first_page = link_identity(first_page_url(settings, site))
         self.counters = RequestCounters()
-        self._fetch_with_retries = backoff.on_exception(
-            retry_waits,  # type: ignore[arg-type]  # backoff's stub says wait generators are sent None; it sends the error
-            TransientError,
-            max_tries=settings.max_retries + 1,
-            jitter=None,
-            on_backoff=self._on_backoff,
-            logger=None,  # _on_backoff logs each retry once, in our words
-            base_delay=settings.base_retry_delay,
-        )(self._fetch_once)
 
     async def fetch(self, url: URL) -> Page:
         """GET one page (`url` has no key), retrying transient failures; permanent ones raise at once."""
+        patience = self._patience()
+        retrying = backoff.on_exception(
+            patience.waits,  # type: ignore[arg-type]  # backoff's stub says wait generators are sent None; it sends the error
+            TransientError,
+            max_tries=None,
+            giveup=patience.exhausted_by,  # type: ignore[arg-type]  # only ever given the TransientErrors it retries
+            jitter=None,
+            on_backoff=lambda details: self._on_backoff(details, patience),
+            logger=None,  # _on_backoff logs each retry once, in our words
+        )(self._fetch_once)
         try:
-            page: Page = await self._fetch_with_retries(url)
+            page: Page = await retrying(url)
         except TransientError as error:
-            attempts = self._settings.max_retries + 1
-            message = f"giving up on {url} after {attempts} attempts; last error: {error}"
+            message = f"giving up on {url} after {patience.attempts} attempts; last error: {error}"
+            if isinstance(error, RateLimited):
+                message += (
+                    f" (rate limited for {patience.rate_limited_seconds:.0f} s; rate_limit_patience_seconds is "
+                    f"{self._settings.rate_limit_patience_seconds:g})"
+                )
             raise RetriesExhausted(message, last_error=error) from None
         return page
+
+    def _patience(self) -> Patience:
+        settings = self._settings
+        return Patience(
+            base_delay=settings.base_retry_delay,
+            max_retries=settings.max_retries,
+            rate_limit_seconds=settings.rate_limit_patience_seconds,
+        )
 
     async def _fetch_once(self, url: URL) -> Page:
         async with self._throttle.slot():
@@ -105,18 +118,14 @@ class DexoryClient:
             self._settings.request_timeout_seconds,
         )
 
-    def _on_backoff(self, details: Any) -> None:
+    def _on_backoff(self, details: Any, patience: Patience) -> None:
         error: TransientError = details["exception"]
         wait: float = details["wait"]
         self.counters.retries += 1
         if isinstance(error, RateLimited):
             self._throttle.rate_limited(wait)
-        logger.warning(
-            "site %r: %s failed: %s; retry %d of %d in %.1fs",
-            self._site.name,
-            details["args"][0],
-            error,
-            details["tries"],
-            self._settings.max_retries,
-            wait,
-        )
+            used = f"{patience.rate_limited_seconds:.0f} of {self._settings.rate_limit_patience_seconds:g} s"
+            retry = f"rate limited ({used} of rate_limit_patience_seconds used); retry"
+        else:
+            retry = f"retry {patience.failures} of {self._settings.max_retries}"
+        logger.warning("site %r: %s failed: %s; %s in %.1fs", self._site.name, details["args"][0], error, retry, wait)

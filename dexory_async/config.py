@@ -44,6 +44,7 @@ class Settings:
     max_retries: int = 3
     base_retry_delay: float = 2.0
     request_timeout_seconds: float = 30.0
+    rate_limit_patience_seconds: float = 300.0
     checkpoint_interval_seconds: float = 60.0
     checkpoint_max_rows: int = 100_000
 
@@ -123,6 +124,7 @@ _RULES: dict[str, _Rule] = {
     "max_retries": _integer(0, 20),
     "base_retry_delay": _seconds(0, 300, low_inclusive=True),
     "request_timeout_seconds": _seconds(0, 3600, low_inclusive=False),
+    "rate_limit_patience_seconds": _seconds(0, 86_400, low_inclusive=True),
     "checkpoint_interval_seconds": _seconds(0, 86_400, low_inclusive=False),
     "checkpoint_max_rows": _integer(1, 10_000_000),
 }

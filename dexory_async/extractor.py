@@ -103,7 +103,6 @@ class _SiteRun:
                 origin=URL(self._settings.base_url),
                 max_pages=self._settings.max_pages,
                 prefetch=self._settings.concurrency > 1,
-                ahead_wait=self._settings.request_timeout_seconds,
             )
             async with aclosing(paginator.pages()) as pages:
                 async for item in pages:

@@ -21,7 +21,7 @@ from .errors import SitesFailed
 from .flatten import Row
 from .links import first_page_url
 from .messages import Failed, Item, SiteEnded, SiteStart
-from .page import End, Finished, LinkRefused, Page, StoppedAtMaxPages
+from .page import End, EndNotBelieved, Finished, LinkRefused, Page, StoppedAtMaxPages
 from .progress import SiteProgress, SyncProgress
 from .redaction import redact_all
 from .state import Abandoned, SiteResume, checkpoint_state, finished_state, resume_plan, site_entry
@@ -55,7 +55,7 @@ class SiteLedger:
 
     @property
     def failure(self) -> str | None:
-        if isinstance(self.end, LinkRefused):
+        if isinstance(self.end, LinkRefused | EndNotBelieved):
             return self.end.reason
         return str(self.end.error) if isinstance(self.end, Failed) else None
 
@@ -79,7 +79,9 @@ class SiteLedger:
             self.rereads = 0
         elif isinstance(end, StoppedAtMaxPages):
             self.cursor = end.next_url
-        elif isinstance(end, LinkRefused):  # nothing after a refused link is trusted: read again from where it says
+        elif isinstance(end, LinkRefused):  # nothing after a refused link is trusted: read its page again
+            self.cursor, self.rereads = end.page_url, 1
+        elif isinstance(end, EndNotBelieved):  # read again from where it says, to judge the end in context
             self.cursor, self.rereads = end.page_url, end.rereads
 
     def started_over(self) -> None:

@@ -40,12 +40,21 @@ class StoppedAtMaxPages:
 
 @dataclass(frozen=True, slots=True)
 class LinkRefused:
-    """A page's links could not be followed, or its end not believed; its rows were handed on. A later sync reads
-    again from `page_url`: that page, or the one before it (`rereads` 2), so the page is judged again in context."""
+    """A page's next link could not be followed; its rows were handed on. A later sync reads `page_url` again."""
+
+    page_url: URL
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndNotBelieved:
+    """A page without a next link is not the site's last: a links.last, or the page after it, says the site goes on.
+    Its rows were handed on. A later sync reads again from `page_url`: that page, or the one before it (`rereads`
+    2), so that the end is judged again in context."""
 
     page_url: URL
     reason: str
     rereads: int = 1
 
 
-End = Finished | StoppedAtMaxPages | LinkRefused
+End = Finished | StoppedAtMaxPages | LinkRefused | EndNotBelieved

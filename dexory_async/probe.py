@@ -44,9 +44,9 @@ async def _failures(settings: Settings, transport: Transport) -> list[str]:
 
 def check_connection(settings: Settings, transport: Callable[[], Transport] | None = None) -> list[str]:
     """Why each site that does not answer with its key fails, one line each; empty when every site answers.
-    `transport` makes the transport on the test's loop (default: aiohttp, at most `concurrency` connections)."""
+    `transport` makes the transport on the test's loop (default: aiohttp)."""
 
     async def run() -> list[str]:
-        return await _failures(settings, transport() if transport else AiohttpTransport(settings.concurrency))
+        return await _failures(settings, transport() if transport else AiohttpTransport())
 
     return asyncio.run(run())

@@ -3,7 +3,8 @@
 An API rate-limits a key, so the sites that share a key share a throttle, and a 429 slows only those sites; the
 shared budget is what bounds the sync as a whole. The cap follows AIMD, like TCP: a 429 halves it (at most once per
 pause) and pauses every request with that key, not just the one told to wait; a run of successes raises it by one,
-up to the configured concurrency.
+back up to the configured concurrency, where it no longer binds: then the budget alone bounds the requests, and a
+request it let step out while it waits (a server that never answers) keeps no other site of the key from fetching.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class Throttle:
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Hold one of the `limit` request slots, waiting out any pause first."""
+        """Hold one of the `limit` request slots (while rate limiting has lowered it), waiting out any pause first."""
         loop = asyncio.get_running_loop()
         async with self._changed:
             while True:
@@ -40,7 +41,7 @@ class Throttle:
                 if pause > 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), timeout=pause)
-                elif self._in_flight < self.limit:
+                elif self._in_flight < self.limit or self.limit >= self.ceiling:
                     break
                 else:
                     await self._changed.wait()

@@ -59,10 +59,12 @@ class Transport(Protocol):
 
 
 class AiohttpTransport:
-    """One session for a whole sync: pooled keep-alive connections, at most `concurrency` of them."""
+    """One session for a whole sync: pooled keep-alive connections. The pool is not a second budget: a request that
+    waits long steps out of the shared budget, and must not keep its connection from the sites that go on (the
+    budget and the sites' lanes bound the connections)."""
 
-    def __init__(self, concurrency: int) -> None:
-        connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
+    def __init__(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
         # No timeout here: the client bounds each request itself, the same over any transport.
         self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
 

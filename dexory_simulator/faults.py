@@ -29,11 +29,22 @@ NEXT_CURSOR = "next_cursor"  # links.next becomes an opaque cursor link from thi
 NEXT_BAD_PORT = "next_bad_port"  # links.next on http://127.0.0.1:99999, a port that cannot exist
 NEXT_BAD_IPV6 = "next_bad_ipv6"  # links.next on http://[::1, an IPv6 literal never closed
 NEXT_UNREADABLE = "next_unreadable"  # VALUE: `object` (an object without href, default) or `number`
+NEXT_NULL = "next_null"  # links.next is null although more pages follow (pair with include_last off)
 LOOKALIKE_KEYS = "lookalike_keys"  # locations whose keys differ only in ways a warehouse may not keep; lookalikes.py
 
 FAILURES = frozenset({STATUS, RETRY_AFTER, STALL, RESET, TRUNCATED, NOT_JSON, DATA_NOT_LIST, ECHO_URL})
 CONTENT = frozenset(
-    {MALFORMED, NEXT_ORIGIN, NEXT_LOOP, NEXT_CURSOR, NEXT_BAD_PORT, NEXT_BAD_IPV6, NEXT_UNREADABLE, LOOKALIKE_KEYS}
+    {
+        MALFORMED,
+        NEXT_ORIGIN,
+        NEXT_LOOP,
+        NEXT_CURSOR,
+        NEXT_BAD_PORT,
+        NEXT_BAD_IPV6,
+        NEXT_UNREADABLE,
+        NEXT_NULL,
+        LOOKALIKE_KEYS,
+    }
 )
 
 

@@ -315,6 +315,8 @@ def _change_content(
         page_links["next"] = links.numbered(following, target.size, origin=BAD_PORT_ORIGIN)
     elif fault.kind == faults.NEXT_BAD_IPV6:
         page_links["next"] = links.numbered(following, target.size, origin=BAD_IPV6_ORIGIN)
+    elif fault.kind == faults.NEXT_NULL:
+        page_links["next"] = None
 
 
 def _unreadable_link(value: str | None, number: int) -> object:

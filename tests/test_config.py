@@ -44,6 +44,7 @@ def test_only_required_keys_gives_documented_defaults() -> None:
         max_retries=3,
         base_retry_delay=2.0,
         request_timeout_seconds=30.0,
+        rate_limit_patience_seconds=300.0,
         checkpoint_interval_seconds=60.0,
         checkpoint_max_rows=100_000,
     )
@@ -66,6 +67,7 @@ def test_every_key_is_parsed_from_strings_to_its_type() -> None:
             "max_retries": "0",
             "base_retry_delay": "1.5",
             "request_timeout_seconds": "12",
+            "rate_limit_patience_seconds": "600",
             "checkpoint_interval_seconds": "15",
             "checkpoint_max_rows": "5000",
         }
@@ -81,6 +83,7 @@ def test_every_key_is_parsed_from_strings_to_its_type() -> None:
     assert settings.max_retries == 0 and type(settings.max_retries) is int
     assert settings.base_retry_delay == 1.5 and type(settings.base_retry_delay) is float
     assert settings.request_timeout_seconds == 12.0 and type(settings.request_timeout_seconds) is float
+    assert settings.rate_limit_patience_seconds == 600.0 and type(settings.rate_limit_patience_seconds) is float
     assert settings.checkpoint_interval_seconds == 15.0 and type(settings.checkpoint_interval_seconds) is float
     assert settings.checkpoint_max_rows == 5000 and type(settings.checkpoint_max_rows) is int
 
@@ -122,6 +125,7 @@ def test_empty_optional_values_fall_back_to_defaults(blank: str | None) -> None:
         "max_retries",
         "base_retry_delay",
         "request_timeout_seconds",
+        "rate_limit_patience_seconds",
         "checkpoint_interval_seconds",
         "checkpoint_max_rows",
     ]
@@ -166,6 +170,8 @@ def test_base_url_with_credentials_is_refused_without_echoing_them(url: str) -> 
         ("base_retry_delay", "300", 300.0),
         ("request_timeout_seconds", "0.001", 0.001),
         ("request_timeout_seconds", "3600", 3600.0),
+        ("rate_limit_patience_seconds", "0", 0.0),
+        ("rate_limit_patience_seconds", "86400", 86_400.0),
         ("checkpoint_interval_seconds", "0.001", 0.001),
         ("checkpoint_interval_seconds", "86400", 86_400.0),
         ("checkpoint_max_rows", "1", 1),
@@ -347,6 +353,7 @@ INT_CHECKPOINT_ROWS = "an integer from 1 to 10000000"
 SECONDS_DELAY = "a number of seconds at least 0 and at most 300"
 SECONDS_TIMEOUT = "a number of seconds greater than 0 and at most 3600"
 SECONDS_CHECKPOINT = "a number of seconds greater than 0 and at most 86400"
+SECONDS_PATIENCE = "a number of seconds at least 0 and at most 86400"
 URL_FORM = "an http(s) URL such as https://api.service.dexoryview.com (scheme://host[:port])"
 
 
@@ -377,6 +384,9 @@ URL_FORM = "an http(s) URL such as https://api.service.dexoryview.com (scheme://
         ("request_timeout_seconds", "-3", SECONDS_TIMEOUT),
         ("request_timeout_seconds", "nan", SECONDS_TIMEOUT),
         ("request_timeout_seconds", "3601", SECONDS_TIMEOUT),
+        ("rate_limit_patience_seconds", "-1", SECONDS_PATIENCE),
+        ("rate_limit_patience_seconds", "five minutes", SECONDS_PATIENCE),
+        ("rate_limit_patience_seconds", "86401", SECONDS_PATIENCE),
         ("checkpoint_interval_seconds", "0", SECONDS_CHECKPOINT),
         ("checkpoint_interval_seconds", "-60", SECONDS_CHECKPOINT),
         ("checkpoint_interval_seconds", "nan", SECONDS_CHECKPOINT),
@@ -495,6 +505,7 @@ def test_describe_lists_sites_by_name_and_every_other_setting() -> None:
         "max_retries": 3,
         "base_retry_delay": 2.0,
         "request_timeout_seconds": 30.0,
+        "rate_limit_patience_seconds": 300.0,
         "checkpoint_interval_seconds": 60.0,
         "checkpoint_max_rows": 100_000,
     }

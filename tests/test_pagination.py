@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from dexory_async.budget import Budget, Lane
+from dexory_async.budget import PATIENCE_FLOOR_SECONDS, Budget, Lane
+from dexory_async.errors import PageRejected, RetriesExhausted, ServerError
 from dexory_async.links import link_identity, page_number, same_origin, with_page_number
-from dexory_async.page import End, Finished, LinkRefused, Page, StoppedAtMaxPages
+from dexory_async.page import End, EndNotBelieved, Finished, LinkRefused, Page, StoppedAtMaxPages
 from dexory_async.pagination import Paginator
-from tests.conftest import settle
+from tests.conftest import FakeClock, settle
 
 ORIGIN = URL("https://api.example.test")
 ENDPOINT = "https://api.example.test/customer-api/v1/locations"
@@ -41,10 +42,6 @@ class Entry:
     url: URL
     links: dict[str, Any]
     without_links: bool = False  # served with no `links` object at all
-
-
-class NoSuchPage(Exception):
-    """What the fake answers for a URL it has no page for (a 404, as the client would raise it)."""
 
 
 class Boom(Exception):
@@ -94,7 +91,7 @@ class FakeApi:
     def answer(self, request: Request) -> None:
         entry = self._pages.get(link_identity(request.url), self._past_the_end)
         if entry is None:
-            request.future.set_exception(NoSuchPage(str(request.url)))
+            request.future.set_exception(PageRejected(f"the API refused page {request.url} (HTTP 404)"))
         else:
             page = Page(
                 site=request.url.query["site"],
@@ -291,6 +288,11 @@ async def sync(api: FakeApi, *, total: int = 4, pick: Pick = oldest, **options: 
     return consumer
 
 
+def on_site(requests: list[Request]) -> list[Request]:
+    """The requests for pages the site has (not those past its end)."""
+    return [request for request in requests if request.label != "?"]
+
+
 def identities(requests: list[Request]) -> Counter[tuple[object, ...]]:
     return Counter(link_identity(request.url) for request in requests)
 
@@ -448,7 +450,7 @@ async def test_a_final_page_whose_links_last_announces_more_is_refused() -> None
 
     assert labels(consumer.pages) == [f"s{n}" for n in range(1, 7)]
     final = consumer.pages[-1]
-    assert isinstance(consumer.end, LinkRefused)
+    assert isinstance(consumer.end, EndNotBelieved)
     assert (consumer.end.page_url, consumer.end.rereads) == (consumer.pages[-2].url, 2)  # judged after page 5
     assert "page 6" in consumer.end.reason and str(final.url) in consumer.end.reason
     assert "2 more" in consumer.end.reason
@@ -465,7 +467,7 @@ async def test_ending_before_what_an_earlier_links_last_announced_is_refused() -
     consumer = await sync(api)
 
     assert labels(consumer.pages) == [f"s{n}" for n in range(1, 7)]
-    assert isinstance(consumer.end, LinkRefused) and "announced page 8" in consumer.end.reason
+    assert isinstance(consumer.end, EndNotBelieved) and "announced page 8" in consumer.end.reason
     assert (consumer.end.page_url, consumer.end.rereads) == (consumer.pages[-2].url, 2)  # judged again after page 5
 
 
@@ -478,7 +480,7 @@ async def test_a_page_fetched_ahead_with_locations_proves_the_site_goes_on() -> 
     consumer = await sync(api)
 
     assert labels(consumer.pages) == ["s1", "s2", "s3"]
-    assert isinstance(consumer.end, LinkRefused) and "fetched ahead" in consumer.end.reason
+    assert isinstance(consumer.end, EndNotBelieved) and "the page after it" in consumer.end.reason
 
 
 async def test_an_empty_next_link_on_the_last_page_ends_the_site() -> None:
@@ -512,7 +514,7 @@ async def test_a_later_page_without_links_is_not_believed_to_be_the_last() -> No
     consumer = await sync(api)
 
     assert labels(consumer.pages) == ["s1", "s2", "s3"]
-    assert isinstance(consumer.end, LinkRefused) and "fetched ahead" in consumer.end.reason
+    assert isinstance(consumer.end, EndNotBelieved) and "the page after it" in consumer.end.reason
     assert consumer.end.page_url == consumer.pages[1].url and consumer.end.rereads == 2
 
 
@@ -535,7 +537,7 @@ async def test_a_single_page_whose_links_last_announces_more_is_refused() -> Non
     consumer = await sync(api)
 
     assert labels(consumer.pages) == ["s1"]
-    assert isinstance(consumer.end, LinkRefused)
+    assert isinstance(consumer.end, EndNotBelieved)
     assert consumer.end.page_url == START
 
 
@@ -565,6 +567,144 @@ async def test_without_links_last_a_404_past_the_end_does_not_fail_the_site() ->
     assert labels(consumer.pages) == [f"s{n}" for n in range(1, 6)]
     assert consumer.end == Finished()
     assert any(request.label == "?" and request in api.answered for request in api.requests)
+
+
+# --------------------------------------------------------------- the end of a site, whatever the concurrency and timing
+
+LATENCY = 0.1  # fake seconds every answer takes
+QUIET = 3  # the page that answers links.next: null, with no links.last
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """How the request for the page after the quiet one answers when it was sent before the quiet page arrived (it
+    was fetched ahead): after `seconds` of the client's retries, the page, or `error` for good."""
+
+    seconds: float = 0.0
+    error: Exception | None = None
+
+
+AHEAD = {
+    "answered": None,
+    "429, Retry-After 35 s": Ahead(35.0),
+    "503 twice": Ahead(2.0 + 4.0),
+    "404": Ahead(error=PageRejected("the API refused page 4 (HTTP 404)")),
+}
+
+
+class QuietSite:
+    """A site of numbered pages (no links.last anywhere) whose page QUIET has no next link. The site really has
+    `pages` pages: past them, a request is refused (404), or answered by an empty page."""
+
+    def __init__(self, site: str, pages: int, ahead: Ahead | None, *, past_the_end: str = "404") -> None:
+        self.start = START.update_query(site=site)
+        self._pages = pages
+        self._ahead = ahead
+        self._past_the_end = past_the_end
+        self.answered: list[int] = []
+        self.requests: list[int] = []
+
+    async def fetch(self, url: URL) -> Page:
+        number = page_number(url) or 1
+        self.requests.append(number)
+        await asyncio.sleep(LATENCY)
+        if number == QUIET + 1 and QUIET not in self.answered and self._ahead is not None:
+            await asyncio.sleep(self._ahead.seconds)
+            if self._ahead.error is not None:
+                raise self._ahead.error
+        if number > self._pages and self._past_the_end == "404":
+            raise PageRejected(f"the API refused page {url} (HTTP 404)")
+        self.answered.append(number)
+        data = [f"{self.start.query['site']}{number}"] if number <= self._pages else []
+        goes_on = number < self._pages and number != QUIET
+        links = {"next": str(with_page_number(self.start, number + 1)) if goes_on else None}
+        return Page(site=url.query["site"], url=url, data=data, links=links, size_bytes=1)
+
+
+SHARES = {"concurrency 4": (4, 1), "concurrency 1": (1, 1), "four sites share 4": (4, 4)}  # budget, sites
+
+
+async def sync_quiet_sites(
+    clock: FakeClock, share: str, ahead: Ahead | None, *, pages: int, past_the_end: str = "404"
+) -> list[tuple[QuietSite, list[Page], End]]:
+    """Every site synced to its end in fake time, each with its pages and its end."""
+    total, count = SHARES[share]
+    budget = Budget(total)
+    sites = [QuietSite(f"q{n}", pages, ahead, past_the_end=past_the_end) for n in range(count)]
+
+    async def one(site: QuietSite) -> tuple[QuietSite, list[Page], End]:
+        async with budget.lane() as lane:
+            items = [item async for item in paginator_for(site, lane, prefetch=total > 1).pages()]
+            assert lane.held == 0
+        *handed_on, end = items
+        assert all(isinstance(page, Page) for page in handed_on) and not isinstance(end, Page)
+        return site, [page for page in handed_on if isinstance(page, Page)], end
+
+    synced = await clock.run(asyncio.gather(*(one(site) for site in sites)))
+    assert await free_slots(budget) == total
+    return list(synced)
+
+
+def paginator_for(site: QuietSite, lane: Lane, *, prefetch: bool) -> Paginator:
+    return Paginator(site.fetch, lane, site.start, origin=ORIGIN, max_pages=1000, prefetch=prefetch)
+
+
+@pytest.mark.parametrize("ahead", AHEAD.values(), ids=AHEAD.keys())
+@pytest.mark.parametrize("share", SHARES)
+async def test_a_page_without_a_next_link_before_pages_with_locations_fails_the_site(
+    clock: FakeClock, share: str, ahead: Ahead | None
+) -> None:
+    """Page 3 of 10 has no next link and nothing proves it is the last; page 4 holds locations. Whatever the
+    concurrency, the site's share of the budget, or how the page fetched ahead answered (after a long Retry-After,
+    after retries, or refused for a moment), the site does not end green at page 3: its end names page 3 and the page
+    after it, and the next sync reads again from page 2."""
+    for site, pages, end in await sync_quiet_sites(clock, share, ahead, pages=10):
+        assert [page.data for page in pages] == [[f"{site.start.query['site']}{n}"] for n in (1, 2, 3)]
+        assert isinstance(end, EndNotBelieved)
+        assert f"page 3 ({pages[2].url})" in end.reason
+        assert f"{with_page_number(site.start, 4)}, the page after it, holds 1 other locations" in end.reason
+        assert (end.page_url, end.rereads) == (pages[1].url, 2)
+        assert QUIET + 1 in site.answered  # its final outcome decided
+
+
+@pytest.mark.parametrize("past_the_end", ["404", "empty"])
+@pytest.mark.parametrize("ahead", AHEAD.values(), ids=AHEAD.keys())
+@pytest.mark.parametrize("share", SHARES)
+async def test_a_page_without_a_next_link_that_is_the_last_finishes_the_site(
+    clock: FakeClock, share: str, ahead: Ahead | None, past_the_end: str
+) -> None:
+    """The same, but the site has 3 pages: the page after the last is refused (404) or empty, and the site finishes,
+    whatever the concurrency, the share or the timing. Nothing past the end is handed on."""
+    for site, pages, end in await sync_quiet_sites(clock, share, ahead, pages=QUIET, past_the_end=past_the_end):
+        assert [page.data for page in pages] == [[f"{site.start.query['site']}{n}"] for n in (1, 2, 3)]
+        assert end == Finished()
+        assert QUIET + 1 in site.requests  # asked about, never handed on
+
+
+async def test_a_page_after_the_quiet_one_that_cannot_be_fetched_fails_the_site_with_its_error(
+    clock: FakeClock,
+) -> None:
+    """The page after a page without a next link fails for good (retries exhausted): the end cannot be told, so the
+    site fails with that error, after page 3 was handed on."""
+
+    class Down(QuietSite):
+        async def fetch(self, url: URL) -> Page:
+            if page_number(url) == QUIET + 1:
+                raise RetriesExhausted(f"giving up on {url}", last_error=ServerError("HTTP 503"))
+            return await super().fetch(url)
+
+    site = Down("q", 10, None)
+    handed_on: list[Page | End] = []
+
+    async def consume() -> None:
+        async with lane_of(Budget(4)) as lane:
+            async for item in paginator_for(site, lane, prefetch=True).pages():
+                handed_on.append(item)
+
+    with pytest.raises(RetriesExhausted, match=r"giving up on .*page%5Bnumber%5D=4"):
+        await clock.run(consume())
+    assert [item.data for item in handed_on if isinstance(item, Page)] == [["q1"], ["q2"], ["q3"]]
+    assert all(isinstance(item, Page) for item in handed_on)
 
 
 # ------------------------------------------------------------------------------------------------ following links
@@ -599,7 +739,8 @@ async def test_a_next_link_that_is_not_the_derived_one_drops_the_window(kind: st
     ahead = [request for request in api.requests if request.answers_before < page_three and request not in api.answered]
     assert ahead and all(request.cancelled for request in ahead)
     after = [request for request in api.requests if request.answers_before >= page_three]
-    assert labels(after) == expected[3:]
+    past_the_end = ["?"] if kind == "adds a parameter" else []  # numbered: the page after the last is asked about
+    assert labels(after) == expected[3:] + past_the_end
     assert all(request.alongside == 1 for request in after)
 
 
@@ -619,7 +760,8 @@ async def test_without_prefetch_numbered_links_are_followed_one_at_a_time() -> N
     api = FakeApi(site_pages(6))
     consumer = await sync(api, prefetch=False)
 
-    assert labels(consumer.pages) == labels(api.requests) == [f"s{n}" for n in range(1, 7)]
+    assert labels(consumer.pages) == labels(on_site(api.requests)) == [f"s{n}" for n in range(1, 7)]
+    assert labels(api.requests) == [*labels(consumer.pages), "?"]  # the page after the last, asked about
     assert all(request.alongside == 1 for request in api.requests)
 
 
@@ -663,7 +805,7 @@ async def test_zero_and_one_based_numbering_sync_every_page_once(first: int, wit
     expected = [f"s{first + i}" for i in range(count)]
     assert labels(consumer.pages) == expected
     assert consumer.end == Finished()
-    assert max(identities(api.requests).values()) == 1
+    assert max(identities(on_site(api.requests)).values()) == 1  # a refusal past the end is asked again
     assert page_number(api.requests[0].url) is None
     assert all(page_number(request.url) != first for request in api.requests)  # the first page, by its number
     if with_last:
@@ -1108,3 +1250,117 @@ async def test_a_lane_cancelled_while_waiting_for_a_slot_takes_none() -> None:
         assert all(request.url.query["site"] == "a" for request in api.requests)
         await run(api, site_a)
         assert labels(site_a.pages) == [f"a{n}" for n in range(1, 7)]
+
+
+def test_the_budgets_patience_follows_how_long_pages_take_lately() -> None:
+    """On a slow API every request would count as waiting if patience were fixed: it is a few times the recent pages'
+    median, so one stalled request among many quick ones does not move it, and a run of slow pages does."""
+    budget = Budget(4)
+    quick = budget.patience()
+    for _ in range(40):
+        budget.record_page_time(0.05)
+    budget.record_page_time(600.0)
+    assert budget.patience() == quick
+    for _ in range(60):
+        budget.record_page_time(3.0)
+    assert budget.patience() > 3.0 * 2
+
+
+async def test_a_request_outstanding_past_the_budgets_patience_lets_another_site_fetch(clock: FakeClock) -> None:
+    """Budget(1): site a's request is outstanding and site b waits for the only slot. Once a's request has waited past
+    the budget's patience, b's request starts; a's page, when it arrives, waits its turn for a place before it is
+    handed on, so the budget still bounds the pages held."""
+    api, a, b = two_sites(3)
+    budget = Budget(1)
+    async with budget.lane() as lane_a, budget.lane() as lane_b:
+        site_a = Consumer(paginator(api, lane_a, start=a, prefetch=False))
+        site_b = Consumer(paginator(api, lane_b, start=b, prefetch=False))
+        site_a.ask()
+        await settle()
+        site_b.ask()
+        await settle()
+        assert labels(api.requests) == ["a1"]
+
+        clock.now += PATIENCE_FLOOR_SECONDS
+        await settle()
+        assert labels(api.requests) == ["a1", "b1"]
+
+        api.answer(api.request_for("a1"))
+        await settle()
+        assert site_a.waiting  # its page is in, but b holds the only place
+        api.answer(api.request_for("b1"))
+        await settle()
+        assert site_b.received() == "b1"
+        site_b.ask()  # b hands b1 on: its place goes to a, which was first in line
+        await settle()
+        assert site_a.received() == "a1"
+        assert labels(api.requests) == ["a1", "b1"]  # b waits for a place for b2
+        for site in (site_a, site_b):
+            await site.stop()
+    assert await free_slots(budget) == 1
+
+
+# ------------------------------------------------------------------------------------- sites that wait beside others
+
+HEALTHY_PAGES = 200  # 20 s alone, as a site of 200,000 locations at 1,000 a page
+
+
+class Served:
+    """A site of numbered pages with a links.last; every request takes LATENCY, except the first page's, which takes
+    `first_wait` (a server that never answers, or a rate-limit storm ridden out by the client's retries)."""
+
+    def __init__(self, site: str, pages: int, first_wait: float = 0.0) -> None:
+        self.start = START.update_query(site=site)
+        self._pages = pages
+        self._first_wait = first_wait
+        self.done_at: float | None = None
+
+    async def fetch(self, url: URL) -> Page:
+        number = page_number(url) or 1
+        await asyncio.sleep(LATENCY + (self._first_wait if number == 1 else 0.0))
+        links = {
+            "next": str(with_page_number(self.start, number + 1)) if number < self._pages else None,
+            "last": str(with_page_number(self.start, self._pages)),
+        }
+        return Page(site=url.query["site"], url=url, data=[number], links=links, size_bytes=1)
+
+
+async def healthy_finish(clock: FakeClock, healthy: int, sick: list[float], *, total: int) -> float:
+    """Fake seconds until `healthy` sites are synced on one Budget(`total`), beside sick sites (each waiting that long
+    for its first page) that asked for their first page before them."""
+    budget = Budget(total)
+    start = clock.now
+    sites = [Served(f"sick{n}", 3, wait) for n, wait in enumerate(sick)]
+    sites += [Served(f"well{n}", HEALTHY_PAGES) for n in range(healthy)]
+
+    async def one(site: Served) -> None:
+        async with budget.lane() as lane:
+            paginator = Paginator(site.fetch, lane, site.start, origin=ORIGIN, max_pages=1000, prefetch=total > 1)
+            async for _ in paginator.pages():
+                pass
+        site.done_at = clock.now
+
+    syncs = [asyncio.ensure_future(one(site)) for site in sites]
+    await clock.run(asyncio.gather(*syncs[len(sick) :]))
+    for sync in syncs[: len(sick)]:
+        sync.cancel()
+    await asyncio.gather(*syncs, return_exceptions=True)
+    assert await free_slots(budget) == total
+    return max(site.done_at or 0.0 for site in sites[len(sick) :]) - start
+
+
+SICK = {"a server that never answers": 3600.0, "a 60 s rate-limit storm": 60.0}
+
+
+@pytest.mark.parametrize("wait", SICK.values(), ids=SICK.keys())
+async def test_healthy_sites_beside_as_many_waiting_sites_as_slots_finish_nearly_as_fast_as_alone(
+    clock: FakeClock, wait: float
+) -> None:
+    """4 sites whose first page waits (a request outstanding for long, retries sleeping out a storm) and 4 healthy
+    sites on a budget of 4: the waiting requests hand their places to the healthy sites, which finish within 1.25
+    times their time alone."""
+    alone = await healthy_finish(clock, 4, [], total=4)
+    beside = await healthy_finish(clock, 4, [wait] * 4, total=4)
+
+    assert alone == pytest.approx(HEALTHY_PAGES * LATENCY, rel=0.2)
+    assert beside <= 1.25 * alone

@@ -19,7 +19,7 @@ from dexory_async.flatten import FlatRows
 from dexory_async.ledger import SyncLedger
 from dexory_async.links import first_page_url, page_number
 from dexory_async.messages import Failed, Item, RequestCounters, SiteEnded, StartedOver
-from dexory_async.page import Finished, LinkRefused, Page, StoppedAtMaxPages
+from dexory_async.page import EndNotBelieved, Finished, LinkRefused, Page, StoppedAtMaxPages
 from dexory_async.tables import LOCATIONS, OBJECTS, SITE_ROUNDS
 from tests.conftest import FakeClock
 from tests.sinks import RecordingSink
@@ -238,17 +238,18 @@ def test_a_refused_link_keeps_the_site_at_its_page_and_fails_it() -> None:
 
 
 def test_an_unbelieved_end_reads_again_from_the_page_before_it() -> None:
-    """Page 3 had no next link, but the page fetched past it held locations: the next sync starts at page 2, and the
-    counts leave out both pages it reads again."""
+    """Page 3 had no next link, but the page after it held locations: the next sync starts at page 2, and the counts
+    leave out both pages it reads again; the site fails."""
     books = ledger()
     books.record(make_page("north", 1, 2, 0))
     books.record(make_page("north", 2, 3, 0))
     books.record(make_page("north", 3, 4, 0, last=True))
-    books.record(ended("north", LinkRefused(page_url("north", 2), "page 4, fetched ahead, holds locations", rereads=2)))
+    books.record(ended("north", EndNotBelieved(page_url("north", 2), "page 4 holds locations", rereads=2)))
 
     entry = books.closing_state()["sites"]["north"]
     assert page_number(URL(entry["cursor"])) == 2
     assert (entry["pages"], entry["locations"]) == (1, 2)
+    assert books.failures() == {"north": "page 4 holds locations"}
 
 
 def test_a_site_stopped_at_max_pages_keeps_the_round_going_and_finished_sites_wait() -> None:

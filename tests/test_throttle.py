@@ -107,15 +107,16 @@ async def test_a_later_429_extends_the_pause_and_a_shorter_one_does_not_cut_it(c
     assert crowd.entered == 1
 
 
-async def test_no_more_slots_than_the_limit() -> None:
+async def test_at_the_ceiling_the_throttle_leaves_the_bound_to_the_budget() -> None:
+    """Not rate limited, the throttle admits every request: the budget bounds them, and the requests it let step out
+    while they wait (hanging on a server that never answers) must not keep the key's other sites from fetching."""
     crowd = Crowd(Throttle(2))
 
-    requests = crowd.start(10)
+    requests = crowd.start(6)
     await settle()
-    assert crowd.inside == 2  # two in, eight waiting
+    assert crowd.inside == 6
     crowd.release.set()
     await asyncio.gather(*requests)
-    assert (crowd.most, crowd.inside, crowd.entered) == (2, 0, 10)
 
 
 async def test_a_lowered_limit_admits_fewer_requests_at_once(clock: FakeClock) -> None:

@@ -55,7 +55,7 @@ async def server() -> AsyncIterator[URL]:
 
 @pytest.fixture
 async def transport() -> AsyncIterator[AiohttpTransport]:
-    opened = AiohttpTransport(concurrency=2)
+    opened = AiohttpTransport()
     yield opened
     await opened.aclose()
 

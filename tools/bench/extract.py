@@ -104,7 +104,7 @@ async def run_extractor(settings: Settings, awaited: set[str]) -> Tally:
     started_at = datetime.now(UTC)
     starts = {site.name: SiteStart(first_page_url(settings, site), False, started_at) for site in settings.sites}
     started = time.perf_counter()
-    transport = AiohttpTransport(settings.concurrency)
+    transport = AiohttpTransport()
     try:
         extraction = asyncio.create_task(extract(settings, starts, emit, transport))
         ended = asyncio.create_task(all_ended.wait())
