@@ -11,10 +11,9 @@ export DO_NOT_TRACK := 1
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml tools/add_top_level.py
+$(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	$(BIN)/python tools/add_top_level.py
 	touch $(STAMP)
 
 # dbt and dbt-duckdb in an environment of their own: their pins are not the connector's.

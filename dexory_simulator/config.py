@@ -34,6 +34,11 @@ class SiteSpec:
     locations: int
     seed: int
 
+    @property
+    def argument(self) -> str:
+        """As `python -m dexory_simulator --site` takes it, for a simulator in another process."""
+        return f"{self.name}:{self.api_key}:{self.locations}:{self.seed}"
+
 
 @dataclass
 class SimulatorConfig:

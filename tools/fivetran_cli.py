@@ -2,8 +2,8 @@
 
 The CLI scans the project it is given (pipreqs for dependencies, the packager for files), so it gets a staged copy
 holding only what Fivetran runs: `connector.py`, the `dexory_async` package, and a minimal
-`pyproject.toml`. It runs offline: telemetry off, and a private HOME whose version-check timestamps are in the far
-future, so no run waits on PyPI.
+`pyproject.toml`. It runs offline: telemetry off, a private HOME whose version-check timestamps are in the far
+future, and pipreqs finding every installed import locally (`tools.pipreqs_hints`), so no run waits on PyPI.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tools.pipreqs_hints import hints_folder
+
 ROOT = Path(__file__).resolve().parent.parent
+PIPREQS_HINTS = ROOT / "build" / "pipreqs-hints"
 VENV_BIN = Path(sys.executable).parent
 FIVETRAN = str(VENV_BIN / "fivetran")
 NEVER = 9_999_999_999  # a version-check timestamp far in the future: never check
@@ -70,11 +73,10 @@ def seed_home(home: Path) -> Path:
     return home
 
 
-def cli_env(home: Path | None = None, python_path: Path | None = None) -> dict[str, str]:
-    """The CLI's environment; `python_path` goes first on PYTHONPATH (a bench variant's real connector)."""
+def cli_env(home: Path | None = None) -> dict[str, str]:
+    """The CLI's environment, with the folder where pipreqs finds the installed imports on PYTHONPATH."""
     env = dict(os.environ)
-    if python_path is not None:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(python_path), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hints_folder(PIPREQS_HINTS)), env.get("PYTHONPATH")]))
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["DO_NOT_TRACK"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
@@ -94,13 +96,11 @@ def write_configuration(project: Path, configuration: dict[str, str]) -> Path:
     return path
 
 
-def run_cli(
-    arguments: list[str], home: Path | None, timeout: float = 600, python_path: Path | None = None
-) -> subprocess.CompletedProcess[str]:
+def run_cli(arguments: list[str], home: Path | None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Any `fivetran` command, non-interactive, output captured."""
     return subprocess.run(
         [FIVETRAN, *arguments],
-        env=cli_env(home, python_path),
+        env=cli_env(home),
         text=True,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -126,10 +126,9 @@ def run_debug(
     state: Path | None = None,
     timeout: float = 600,
     log_path: Path | None = None,
-    python_path: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`fivetran debug` on a staged project whose configuration.json is written; output captured (and saved)."""
-    result = run_cli(debug_arguments(project, state), home, timeout, python_path)
+    result = run_cli(debug_arguments(project, state), home, timeout)
     if log_path is not None:
         log_path.write_text(result.stdout)
     return result

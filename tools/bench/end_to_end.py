@@ -1,9 +1,7 @@
 """Section 3: syncs through `fivetran debug` into DuckDB, timed from the SDK's log, their rows counted in the warehouse.
 
-Every project is staged by `tools.fivetran_cli.stage_project`. The ceiling and the old-row-form variant replace its
-`connector.py` with their own module (`ceiling_connector.py`, `text_dates_connector.py`, copied as they are) and move
-the real one to `real_connector/connector.py`, which the CLI's Python finds first as `connector` (on PYTHONPATH): the
-variants import the real connector's `Sync` rather than copy it, so they cannot drift from it.
+Every project is staged by `tools.fivetran_cli.stage_project`. The ceiling's replaces the real `connector.py` with
+`ceiling_connector.py` (copied as it is) and adds the simulator package, whose data it flattens, and its plan.
 """
 
 from __future__ import annotations
@@ -11,7 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -19,71 +17,36 @@ import duckdb
 from dexory_async.tables import LOCATIONS, OBJECTS
 from dexory_simulator.data import GroundTruth
 from tools import fivetran_cli
-from tools.bench.ceiling_connector import PLAN_FILE, Plan, SitePlan
+from tools.bench.ceiling_connector import PLAN_FILE, Plan
 from tools.bench.extractor_runs import DEFAULT_CONCURRENCY
 from tools.bench.options import Options
+from tools.bench.progress import progress
 from tools.bench.results import BenchError, Run
 from tools.bench.simulator import Sites, Target
-from tools.fivetran_cli import (
-    ROOT,
-    RUNTIME_EXCLUDES,
-    stage_project,
-    write_configuration,
-)
+from tools.fivetran_cli import ROOT, RUNTIME_EXCLUDES, stage_project, write_configuration
 
 BENCH_DIR = ROOT / "build" / "bench"
 SYNC_TIMEOUT_SECONDS = 900.0
-VARIANTS = Path(__file__).resolve().parent
-REAL_CONNECTOR_DIR = "real_connector"
+CEILING_MODULE = Path(__file__).resolve().with_name("ceiling_connector.py")
 
 _STAMP = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3})\s")
 
 
-@dataclass(frozen=True)
-class Project:
-    """A staged project, and the directory to put on PYTHONPATH for `import connector` to find the real connector
-    (None: its connector.py is the real one)."""
-
-    path: Path
-    real_connector: Path | None = None
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-
-def stage_real(dest: Path) -> Project:
-    return Project(stage_project(dest))
-
-
-def stage_variant(dest: Path, module: str) -> Project:
-    """The staged connector with `module` (of this package) as its connector.py, the real one importable beside it."""
+def stage_ceiling(dest: Path, sites: Sites, page_size: int) -> Path:
+    """The ceiling as the project's connector, with the simulator's data for it to flatten and its plan."""
     project = stage_project(dest)
-    real = project / REAL_CONNECTOR_DIR
-    real.mkdir()
-    (project / "connector.py").rename(real / "connector.py")
-    shutil.copy2(VARIANTS / module, project / "connector.py")
-    return Project(project, real)
+    shutil.copy2(CEILING_MODULE, project / "connector.py")
+    shutil.copytree(ROOT / "dexory_simulator", project / "dexory_simulator", ignore=RUNTIME_EXCLUDES)
+    (project / PLAN_FILE).write_text(Plan(page_size, sites.specs).to_json())
+    return project
 
 
-def stage_ceiling(dest: Path, sites: Sites, page_size: int) -> Project:
-    """The ceiling, with the simulator's data for it to flatten and its plan: which sites, how large, which seeds."""
-    staged = stage_variant(dest, "ceiling_connector.py")
-    shutil.copytree(ROOT / "dexory_simulator", staged.path / "dexory_simulator", ignore=RUNTIME_EXCLUDES)
-    plan = Plan(page_size, tuple(SitePlan(spec.name, spec.locations, spec.seed) for spec in sites.specs))
-    (staged.path / PLAN_FILE).write_text(plan.to_json())
-    return staged
-
-
-def run_debug(project: Project, home: Path, log_path: Path) -> subprocess.CompletedProcess[str]:
-    """`fivetran debug` on `project`, with the real connector on PYTHONPATH where a variant replaced it; the output
-    saved to `log_path`."""
+def run_debug(project: Path, log_path: Path) -> subprocess.CompletedProcess[str]:
+    """`fivetran debug` on `project` with a private HOME; the output saved to `log_path`."""
     try:
-        return fivetran_cli.run_debug(
-            project.path, home, timeout=SYNC_TIMEOUT_SECONDS, log_path=log_path, python_path=project.real_connector
-        )
+        return fivetran_cli.run_debug(project, BENCH_DIR / "home", timeout=SYNC_TIMEOUT_SECONDS, log_path=log_path)
     except subprocess.TimeoutExpired as timeout:
-        raise BenchError(f"`fivetran debug` on {project.path} took over {SYNC_TIMEOUT_SECONDS:.0f} s") from timeout
+        raise BenchError(f"`fivetran debug` on {project} took over {SYNC_TIMEOUT_SECONDS:.0f} s") from timeout
 
 
 def log_time(log: str, marker: str) -> float:
@@ -107,14 +70,15 @@ def warehouse_counts(database: Path) -> GroundTruth:
     return GroundTruth(*(count[0] if count else 0 for count in counts))
 
 
-def sync_run(label: str, project: Project, configuration: dict[str, str], sites: Sites, options: Options) -> Run:
-    """One `fivetran debug` with a private HOME: its rate, once the warehouse is known to hold exactly the sites."""
-    write_configuration(project.path, configuration)
+def sync_run(label: str, project: Path, configuration: dict[str, str], sites: Sites, options: Options) -> Run:
+    """One `fivetran debug`: its rate, once the warehouse is known to hold exactly the sites."""
+    progress(f"  {label}")
+    write_configuration(project, configuration)
     log_path = BENCH_DIR / f"{project.name}.log"
-    result = run_debug(project, BENCH_DIR / "home", log_path)
+    result = run_debug(project, log_path)
     if result.returncode != 0:
         raise BenchError(f"{label}: `fivetran debug` exited {result.returncode}; see {log_path}")
-    landed = warehouse_counts(project.path / "files" / "warehouse.db")
+    landed = warehouse_counts(project / "files" / "warehouse.db")
     if landed != sites.truth:
         raise BenchError(
             f"{label}: the warehouse holds {landed.locations:,} locations and {landed.objects:,} objects, "
@@ -138,17 +102,9 @@ def configuration_for(target: Target, options: Options, concurrency: int | None 
 
 def connector_run(target: Target, options: Options, concurrency: int | None, name: str, label: str) -> Run:
     """The real connector against the simulator; `None` leaves the concurrency at its default."""
-    project = stage_real(BENCH_DIR / name)
+    project = stage_project(BENCH_DIR / name)
     run = sync_run(label, project, configuration_for(target, options, concurrency), target.sites, options)
     return replace(run, latency_ms=target.latency_ms, concurrency=concurrency or DEFAULT_CONCURRENCY)
-
-
-def text_dates_run(target: Target, options: Options) -> Run:
-    """The real connector at its default settings, upserting `scan_date` as ISO text (the old row form)."""
-    project = stage_variant(BENCH_DIR / "e2e-text-dates", "text_dates_connector.py")
-    label = "end to end, default, scan_date text"
-    run = sync_run(label, project, configuration_for(target, options), target.sites, options)
-    return replace(run, latency_ms=target.latency_ms, concurrency=DEFAULT_CONCURRENCY)
 
 
 def ceiling_run(target: Target, options: Options, name: str, label: str) -> Run:

@@ -9,9 +9,10 @@ from dataclasses import replace
 from functools import partial
 
 import tools.bench
-from tools.bench.end_to_end import BENCH_DIR, ceiling_run, connector_run, text_dates_run
-from tools.bench.extractor_runs import extractor_run, memory_run, warmed
-from tools.bench.options import MULTI_SITES, Options, parse_args
+from tools.bench.end_to_end import BENCH_DIR, ceiling_run, connector_run
+from tools.bench.extractor_runs import extractor_run, healthy_run, memory_run, warmed
+from tools.bench.options import HANGING_ROW_CONCURRENCY, HANGING_SITES, HEALTHY_SITES, MULTI_SITES, Options, parse_args
+from tools.bench.progress import progress
 from tools.bench.results import BenchError, Line, Report, Run, interleaved, times, verdict
 from tools.bench.simulator import Sites
 from tools.bench.table import markdown_table
@@ -20,10 +21,7 @@ TARGET_LATENCY_SPEEDUP = 3.5
 TARGET_CEILING_SHARE = 0.90
 TARGET_RSS_GROWTH = 1.25
 TARGET_RSS_MB = 250.0
-
-
-def progress(title: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {title}", file=sys.stderr, flush=True)
+TARGET_BESIDE_HANGING = 1.25
 
 
 def latency_section(options: Options, report: Report) -> None:
@@ -48,9 +46,8 @@ def latency_section(options: Options, report: Report) -> None:
 
 def end_to_end_section(options: Options, report: Report) -> None:
     """Section 3 at the given latency, every run through the real sink, taking turns against one simulator serving
-    the single site and the multi-site row's sites: the connector serial, default, and default with the old row form,
-    against the emit-only ceiling of the single site; the connector on the sites of the multi-site row, against the
-    ceiling of those sites."""
+    the single site and the multi-site row's sites: the connector serial and default against the emit-only ceiling
+    of the single site; the connector on the sites of the multi-site row, against the ceiling of those sites."""
     progress(
         f"ground truth of the {options.sync_site:,}-location site, and of {MULTI_SITES} sites sharing as many locations"
     )
@@ -59,14 +56,13 @@ def end_to_end_section(options: Options, report: Report) -> None:
     with warmed(single + multi, options.latency_ms, options) as served:
         one, several = replace(served, sites=single), replace(served, sites=multi)
         progress(
-            f"end to end at {options.latency_ms:g} ms: serial, default, old row form, ceiling, "
+            f"end to end at {options.latency_ms:g} ms: serial, default, ceiling, "
             f"{MULTI_SITES} sites and their ceiling, {options.repeat} turn(s)"
         )
-        serial, default, text_dates, ceiling, sites, sites_ceiling = interleaved(
+        serial, default, ceiling, sites, sites_ceiling = interleaved(
             options.repeat,
             partial(connector_run, one, options, 1, "e2e-serial", "end to end, serial"),
             partial(connector_run, one, options, None, "e2e-default", "end to end, default"),
-            partial(text_dates_run, one, options),
             partial(ceiling_run, one, options, "e2e-ceiling", "emit-only ceiling"),
             partial(connector_run, several, options, None, "e2e-sites", f"end to end, {MULTI_SITES} sites, default"),
             partial(ceiling_run, several, options, "e2e-sites-ceiling", f"emit-only ceiling, {MULTI_SITES} sites"),
@@ -75,13 +71,11 @@ def end_to_end_section(options: Options, report: Report) -> None:
     def of_ceiling(run: Run, ceiling: Run = ceiling) -> float:
         return times(run.rows_per_s, ceiling.rows_per_s)
 
-    share, text_share, sites_share = of_ceiling(default), of_ceiling(text_dates), of_ceiling(sites, sites_ceiling)
-    row_form_gain = times(default.rows_per_s, text_dates.rows_per_s)
+    share, sites_share = of_ceiling(default), of_ceiling(sites, sites_ceiling)
     report.lines += [
         Line(serial, f"{of_ceiling(serial):.0%} of ceiling"),
         Line(default, f"{share:.0%} of ceiling; {times(default.rows_per_s, serial.rows_per_s):.2f}x serial"),
-        Line(text_dates, f"{text_share:.0%} of ceiling; the default is {row_form_gain:.2f}x this"),
-        Line(ceiling, "ceiling (scan_date as datetime)"),
+        Line(ceiling, "ceiling"),
         Line(sites, f"{sites_share:.0%} of the {MULTI_SITES}-site ceiling"),
         Line(sites_ceiling, f"ceiling of the {MULTI_SITES} sites"),
     ]
@@ -91,8 +85,6 @@ def end_to_end_section(options: Options, report: Report) -> None:
             f"end to end: default reaches {share:.1%} of the emit-only ceiling's rows/s "
             f"(target >= {TARGET_CEILING_SHARE:.0%})",
         ),
-        f"INFO  row form: scan_date as an aware datetime syncs {row_form_gain:.2f}x the rows/s of ISO text "
-        f"({share:.1%} against {text_share:.1%} of the ceiling, which upserts datetimes)",
         verdict(
             sites_share >= TARGET_CEILING_SHARE,
             f"end to end, {MULTI_SITES} sites: default reaches {sites_share:.1%} of the emit-only ceiling's rows/s "
@@ -146,12 +138,44 @@ def rss_section(options: Options, small: Run, report: Report) -> None:
     )
 
 
+def hanging_section(options: Options, report: Report) -> None:
+    """Section 5: healthy sites beside as many hanging ones as there are slots (the API takes the request and never
+    answers), against the same healthy sites alone, both timed until the healthy sites have ended."""
+    progress(f"ground truth of {HEALTHY_SITES} healthy sites sharing {options.healthy_site:,} locations")
+    healthy = Sites.split(options.healthy_site, options.seed, HEALTHY_SITES, "healthy")
+    hanging = Sites.split(HANGING_SITES, options.seed, HANGING_SITES, "hanging")
+    with warmed(healthy, options.latency_ms, options, hanging) as served:
+        beside = replace(served, sites=healthy + hanging)
+        alone_label = f"{HEALTHY_SITES} healthy sites alone"
+        beside_label = f"{HEALTHY_SITES} healthy sites beside {HANGING_SITES} hanging"
+        alone, with_hanging = interleaved(
+            options.repeat,
+            partial(healthy_run, served, healthy, options, alone_label),
+            partial(healthy_run, beside, healthy, options, beside_label),
+        )
+    slower = times(with_hanging.seconds, alone.seconds)
+    report.lines += [Line(alone, "baseline"), Line(with_hanging, f"{slower:.2f}x the time alone")]
+    report.verdicts.append(
+        verdict(
+            slower <= TARGET_BESIDE_HANGING,
+            f"beside {HANGING_SITES} hanging sites (request timeout {options.hanging_timeout:g} s, concurrency "
+            f"{HANGING_ROW_CONCURRENCY}), {HEALTHY_SITES} healthy sites take {slower:.2f}x their time alone "
+            f"(target <= {TARGET_BESIDE_HANGING}x)",
+        )
+    )
+
+
 def run_all(options: Options) -> Report:
     report = Report()
+    progress(f"part 1/4: the extractor at {options.latency_ms:g} ms")
     latency_section(options, report)
+    progress("part 2/4: end to end, against the emit-only ceiling")
     end_to_end_section(options, report)
+    progress("part 3/4: the extractor at 0 ms, from memory, and its peak RSS at two sizes")
     small = zero_latency_sections(options, report)
     rss_section(options, small, report)
+    progress("part 4/4: healthy sites beside hanging ones")
+    hanging_section(options, report)
     return report
 
 
@@ -161,12 +185,11 @@ def render(report: Report, options: Options, elapsed: float) -> str:
         "locations per page, the simulator in its own process and warmed; each figure the fastest of "
         f"{options.repeat} interleaved run(s), with the largest peak RSS. rows = locations + "
         "expected_inventory_objects; MB = 10^6 bytes of response body. Peak RSS in MiB: the extractor's own process "
-        "(VmHWM, see tools/bench_extract.py). End to end: `fivetran debug` into DuckDB, from `calling update()` to "
-        "`SYNC SUCCEEDED` in the SDK log, row counts checked in the warehouse; the connector upserts scan_date as an "
-        "aware datetime except in the `scan_date text` row (the old row form, ISO text the SDK parses per row). "
-        "The emit-only ceiling feeds the same pages, flattened from memory before the timed part, through the "
-        f"connector's own Sync.consume() and finish(), scan_date as datetime. The {MULTI_SITES} sites split the "
-        "end-to-end site's locations, with one key each."
+        "(VmHWM, see tools/bench/extract.py). End to end: `fivetran debug` into DuckDB, from `calling update()` to "
+        "`SYNC SUCCEEDED` in the SDK log, row counts checked in the warehouse. The emit-only ceiling upserts the "
+        "same rows (round_started_at included), flattened from memory before the timed part, and checkpoints the "
+        f"library's ledger at the connector's cadence. The {MULTI_SITES} sites split the end-to-end site's "
+        "locations, with one key each."
     )
     return "\n\n".join([markdown_table(report.lines), "\n".join(report.verdicts), note]) + "\n"
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from dexory_simulator.config import SiteSpec
 from dexory_simulator.data import NOTHING, GroundTruth, ground_truth
 from dexory_simulator.server import PAGE_CACHE_ENTRIES
 from tools.bench.results import BenchError
@@ -24,42 +25,28 @@ API_KEY = "demo-key"
 
 
 @dataclass(frozen=True)
-class SiteData:
-    """A site the simulator serves: `locations` generated from `seed`, behind `api_key`."""
-
-    name: str
-    api_key: str
-    locations: int
-    seed: int
-
-    @property
-    def argument(self) -> str:
-        """As `python -m dexory_simulator --site` takes it."""
-        return f"{self.name}:{self.api_key}:{self.locations}:{self.seed}"
-
-
-@dataclass(frozen=True)
 class Sites:
     """The sites one run syncs, and the rows a correct sync of them lands."""
 
-    specs: tuple[SiteData, ...]
+    specs: tuple[SiteSpec, ...]
     truth: GroundTruth
 
     @classmethod
-    def of(cls, *specs: SiteData) -> Sites:
+    def of(cls, *specs: SiteSpec) -> Sites:
         return cls(specs, sum((ground_truth(spec.seed, spec.locations) for spec in specs), NOTHING))
 
     @classmethod
     def single(cls, locations: int, seed: int) -> Sites:
-        return cls.of(SiteData(SITE, API_KEY, locations, seed))
+        return cls.of(SiteSpec(SITE, API_KEY, locations, seed))
 
     @classmethod
-    def split(cls, locations: int, seed: int, count: int) -> Sites:
-        """`locations` shared out between `count` sites, each with its own key and seed (after `seed`)."""
+    def split(cls, locations: int, seed: int, count: int, prefix: str = "site") -> Sites:
+        """`locations` shared out between `count` sites named `prefix-N`, each with its own key and seed (after
+        `seed`)."""
         share, extra = divmod(locations, count)
         return cls.of(
             *(
-                SiteData(f"site-{n + 1}", f"key-{n + 1}", share + (1 if n < extra else 0), seed + n + 1)
+                SiteSpec(f"{prefix}-{n + 1}", f"{prefix}-key-{n + 1}", share + (1 if n < extra else 0), seed + n + 1)
                 for n in range(count)
             )
         )
@@ -91,12 +78,18 @@ class Target:
     sites: Sites
 
 
+NO_SITES = Sites((), NOTHING)
+
+
 @contextmanager
-def simulator(sites: Sites, latency_ms: float) -> Iterator[str]:
-    """Serve `sites` from `python -m dexory_simulator`; yields its base URL, and always stops it."""
+def simulator(sites: Sites, latency_ms: float, hanging: Sites = NO_SITES) -> Iterator[str]:
+    """Serve `sites` from `python -m dexory_simulator`, and `hanging` ones that take every request and answer none;
+    yields its base URL, and always stops it."""
     arguments = ["--port", "0", "--latency-ms", f"{latency_ms:g}"]
-    for spec in sites.specs:
+    for spec in (sites + hanging).specs:
         arguments += ["--site", spec.argument]
+    for spec in hanging.specs:
+        arguments += ["--fault", f"{spec.name}/1:stall@*"]  # the first page stalls an hour, every attempt
     process = subprocess.Popen(
         [sys.executable, "-m", "dexory_simulator", *arguments], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
