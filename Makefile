@@ -24,8 +24,9 @@ $(DBT_STAMP): dbt/requirements.txt
 	$(DBT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r dbt/requirements.txt
 	touch $(DBT_STAMP)
 
+# On every core: most of the time is end-to-end syncs, each its own `fivetran debug` process and simulator.
 test: install models-env
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: install
 	$(BIN)/ruff check .

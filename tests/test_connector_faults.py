@@ -54,7 +54,7 @@ def assert_ground_truth(database: Path, simulator: Simulator) -> Landed:
 def test_a_killed_sync_resumes_from_its_last_checkpoint_without_skipping_a_page(
     project: Path, home: Path, request: pytest.FixtureRequest
 ) -> None:
-    config = SimulatorConfig(locations=6_000, seed=21, api_key=TEST_KEY, latency_ms=60)
+    config = SimulatorConfig(locations=2_500, seed=21, api_key=TEST_KEY, latency_ms=60)
     pages_in_total = -(-config.locations // PAGE_SIZE)
     with serve_in_thread(config) as simulator:
         # About 370 rows a page: a checkpoint every other page, by the row bound (the 60 s interval never comes).
