@@ -26,6 +26,7 @@ class StreamedDebug:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_interruptible,
         )
         self._reader = threading.Thread(target=self._read, name="debug-output", daemon=True)
         self._reader.start()
@@ -64,3 +65,9 @@ def state_of(project: Path) -> dict[str, Any]:
 def site_state(project: Path, site: str = "demo-site") -> dict[str, Any]:
     entry: dict[str, Any] = state_of(project).get("sites", {}).get(site, {})
     return entry
+
+
+def _interruptible() -> None:
+    """SIGINT at its default in the child, as in a terminal: a pytest-xdist worker ignores it, and an ignored signal
+    stays ignored across exec."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
