@@ -57,8 +57,8 @@ def parse_args(argv: list[str] | None = None, description: str | None = None) ->
     parser.add_argument(
         "--full",
         action="store_true",
-        help=f"the long run (about 12 minutes): larger sites and {FULL['repeat']} turns per figure; "
-        f"by default {DEFAULT['repeat']} turn on sites just large enough for the targets (about 3 minutes)",
+        help=f"the long run: larger sites and {FULL['repeat']} turns per figure; "
+        f"by default {DEFAULT['repeat']} turn on sites just large enough for the targets (about 7 minutes)",
     )
     sizes = (
         ("--latency-site", "latency_site", "locations, extractor at latency"),
