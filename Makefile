@@ -14,6 +14,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m tools.pipreqs_hints
 	touch $(STAMP)
 
 # dbt and dbt-duckdb in an environment of their own: their pins are not the connector's.

@@ -16,10 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools.pipreqs_hints import hints_folder
+from tools.pipreqs_hints import FOLDER, hints_folder
 
 ROOT = Path(__file__).resolve().parent.parent
-PIPREQS_HINTS = ROOT / "build" / "pipreqs-hints"
 VENV_BIN = Path(sys.executable).parent
 FIVETRAN = str(VENV_BIN / "fivetran")
 NEVER = 9_999_999_999  # a version-check timestamp far in the future: never check
@@ -76,7 +75,7 @@ def seed_home(home: Path) -> Path:
 def cli_env(home: Path | None = None) -> dict[str, str]:
     """The CLI's environment, with the folder where pipreqs finds the installed imports on PYTHONPATH."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hints_folder(PIPREQS_HINTS)), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hints_folder(FOLDER)), env.get("PYTHONPATH")]))
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["DO_NOT_TRACK"] = "1"
     env["PYTHONUNBUFFERED"] = "1"

@@ -4,17 +4,21 @@
 `top_level.txt` in a folder named `NAME-VERSION...` anywhere under its `sys.path`. Wheels built by poetry (backoff)
 or maturin (orjson) ship none, so pipreqs looks those imports up on PyPI: offline, three tries over 12 s and a SEVERE
 line on every run. `hints_folder()` writes one such file per distribution that lacks it, derived from its RECORD,
-into build/, and `tools.fivetran_cli` runs every CLI command with that folder on PYTHONPATH: nothing installed is
-changed, and the hints follow whatever is installed. Its subfolders (`backoff-2.2.1`) are no dist-info, so
-`importlib.metadata` never sees them, and no module can be imported from them.
+into build/, and `tools.fivetran_cli` runs every CLI command with that folder on PYTHONPATH; `make install` also puts
+it on the environment's own path (a `.pth` file), so a plain `fivetran debug` in the project root, as Fivetran's docs
+run it, is as quiet. No installed distribution is changed, and the hints follow whatever is installed. Its subfolders
+(`backoff-2.2.1`) are no dist-info, so `importlib.metadata` never sees them, and no module can be imported from them.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import sysconfig
 from pathlib import Path
 
 TOP_LEVEL = "top_level.txt"
+FOLDER = Path(__file__).resolve().parent.parent / "build" / "pipreqs-hints"
+PATH_FILE = "dexory_pipreqs_hints.pth"
 
 
 def import_names(distribution: importlib.metadata.Distribution) -> set[str]:
@@ -50,3 +54,14 @@ def hints_folder(folder: Path) -> Path:
         (folder / name).mkdir(parents=True, exist_ok=True)
         (folder / name / TOP_LEVEL).write_text("\n".join(sorted(imports)) + "\n")
     return folder
+
+
+def install(folder: Path = FOLDER) -> Path:
+    """Write the hints into `folder` and put it on this environment's path; returns the `.pth` file."""
+    path_file = Path(sysconfig.get_paths()["purelib"]) / PATH_FILE
+    path_file.write_text(f"{hints_folder(folder)}\n")
+    return path_file
+
+
+if __name__ == "__main__":
+    install()
