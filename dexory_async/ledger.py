@@ -121,7 +121,7 @@ class SiteLedger:
         return "finished in an earlier sync" if self.finished_earlier else "not synced"
 
 
-def _site_ledger(settings: Settings, site: Site, resume: SiteResume) -> SiteLedger:
+def _site_ledger(settings: Settings, site: Site, resume: SiteResume, keys: list[str]) -> SiteLedger:
     """A site's ledger; a resumed round goes on from the keys its earlier syncs delivered (a copy: the extractor
     reads the saved ones on its own thread)."""
     start = resume.start
@@ -130,7 +130,7 @@ def _site_ledger(settings: Settings, site: Site, resume: SiteResume) -> SiteLedg
         SiteProgress.resumed_from(site.name, resume.counts),
         round_started_at=resume.round_started_at,
         endpoint=first_page_url(settings, site),
-        keys=[each.api_key for each in settings.sites],
+        keys=keys,
         cursor=start.url if start is not None and start.resumed else None,
         finished_earlier=start is None,
         delivered=copy.deepcopy(earlier.keys) if earlier.keys is not None else KeyFilter(),
@@ -162,7 +162,7 @@ class SyncLedger:
         plan = resume_plan(settings, state, now)
         self._starts = {name: site.start for name, site in plan.items() if site.start is not None}
         self._abandoned = {name: site.abandoned for name, site in plan.items() if site.abandoned is not None}
-        self.sites = {site.name: _site_ledger(settings, site, plan[site.name]) for site in settings.sites}
+        self.sites = {site.name: _site_ledger(settings, site, plan[site.name], self._keys) for site in settings.sites}
         self.progress = SyncProgress({name: site.progress for name, site in self.sites.items()})
 
     def starts(self) -> dict[str, SiteStart]:
