@@ -43,6 +43,7 @@ from dexory_async.probe import check_connection
 from dexory_async.redaction import redact_all
 from dexory_async.sink import Sink
 from dexory_async.tables import LOCATIONS, OBJECTS, SITE_ROUNDS, table_definitions
+from dexory_async.transport import TransportFactory
 
 LIBRARY = "dexory_async"
 logger = logging.getLogger(f"{LIBRARY}.sync")  # the sync's own lines take the library's path: one thread, masked
@@ -148,9 +149,16 @@ def connection_test(configuration: dict[str, Any]) -> Any:
 
 
 def update(configuration: dict[str, Any], state: dict[str, Any]) -> None:
-    sink = OperationsSink()
+    sync(configuration, state, OperationsSink())
+
+
+def sync(
+    configuration: dict[str, Any], state: dict[str, Any], sink: Sink, transport: TransportFactory | None = None
+) -> None:
+    """`update()` with its sink and transport as parameters: the SDK's operations over aiohttp in production; a
+    recording sink and an in-memory API in tests, through every line `update()` runs."""
     with sync_context(configuration, sink) as write_logs:
-        Sync(parse_settings(configuration), state, sink, write_logs=write_logs).run()
+        Sync(parse_settings(configuration), state, sink, write_logs=write_logs, transport=transport).run()
 
 
 @contextmanager
@@ -244,8 +252,10 @@ class Sync:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         write_logs: Callable[[], None] = lambda: None,
+        transport: TransportFactory | None = None,
     ) -> None:
         self.settings = settings
+        self._transport = transport
         self.ledger = SyncLedger(settings, state, now)
         self._sink = sink
         self._cadence = CheckpointCadence(settings.checkpoint_interval_seconds, settings.checkpoint_max_rows, clock)
@@ -259,7 +269,10 @@ class Sync:
             self.settings.describe(),
         )
         self.start()
-        with ExtractorThread(self.settings, self.ledger.starts(), while_waiting=self._while_waiting) as extractor:
+        starts = self.ledger.starts()
+        with ExtractorThread(
+            self.settings, starts, while_waiting=self._while_waiting, transport=self._transport
+        ) as extractor:
             self.consume(extractor)
         self.finish()
 

@@ -21,7 +21,7 @@ from .config import Settings
 from .extractor import extract
 from .messages import Item, SiteStart
 from .page import Page
-from .transport import AiohttpTransport, Transport
+from .transport import AiohttpTransport, TransportFactory
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class ExtractorThread:
         *,
         while_waiting: Callable[[], None] = lambda: None,
         queue_pages: int = QUEUE_PAGES,
-        transport: Callable[[], Transport] | None = None,
+        transport: TransportFactory | None = None,
     ) -> None:
         self._settings = settings
         self._starts = starts

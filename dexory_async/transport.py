@@ -58,6 +58,9 @@ class Transport(Protocol):
     async def aclose(self) -> None: ...
 
 
+TransportFactory = Callable[[], Transport]  # called on the extractor's loop, which the transport then belongs to
+
+
 class AiohttpTransport:
     """One session for a whole sync: pooled keep-alive connections. The pool is not a second budget: a request that
     waits long steps out of the shared budget, and must not keep its connection from the sites that go on (the

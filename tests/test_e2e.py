@@ -8,9 +8,11 @@ from pathlib import Path
 from yarl import URL
 
 from dexory_async.links import page_number
-from dexory_simulator import SimulatorConfig, serve_in_thread
+from dexory_async.tables import LOCATIONS
+from dexory_simulator import Simulator, SimulatorConfig, serve_in_thread
 from dexory_simulator.data import location
 from tests.conftest import TEST_KEY, configuration_for
+from tests.connection import Connection
 from tests.warehouse import SiteRows, column, landed, landed_per_site
 from tools.fivetran_cli import dependency_complaints, run_debug, stage_project, write_configuration
 
@@ -64,26 +66,17 @@ def test_values_survive_the_trip(tmp_path: Path, home: Path) -> None:
     assert codes and all(len(code) == 13 for code in codes)  # kept as text: leading zeros survive
 
 
-def test_max_pages_stops_a_sync_and_the_next_ones_continue(tmp_path: Path, home: Path) -> None:
-    config = SimulatorConfig(locations=700, seed=6, api_key=TEST_KEY)
-    project = stage_project(tmp_path / "project")
-    states, logs = [], []
-    with serve_in_thread(config) as simulator:
-        write_configuration(project, configuration_for(simulator, max_pages=3))
-        for _ in range(3):
-            result = run_debug(project, home, timeout=300)
-            assert result.returncode == 0, result.stdout[-3000:]
-            logs.append(result.stdout)
-            states.append(json.loads((project / "files" / "state.json").read_text()))
-        truth = simulator.ground_truth()
-    entries = [state.get("sites", {}).get(config.site, {}) for state in states]
+def test_max_pages_stops_a_sync_and_the_next_ones_continue() -> None:
+    simulator = Simulator(SimulatorConfig(locations=700, seed=6, api_key=TEST_KEY))
+    connection = Connection(simulator, configuration_for(simulator, max_pages=3))
+    runs = [connection.sync() for _ in range(3)]
+    assert all(run.succeeded for run in runs), runs[-1].output[-3000:]
+    states = [run.checkpoints[-1] for run in runs]
+    entries = [state.get("sites", {}).get(simulator.config.site, {}) for state in states]
     assert [entry.get("pages") for entry in entries] == [3, 6, None]  # 7 pages: 3, then 3 more, then the last
     assert [page_number(URL(entry["cursor"])) for entry in entries[:2]] == [4, 7]
     assert set(states[2]) == {"last_sync", "rounds"}
-    assert ["max_pages (3) reached" in log for log in logs] == [True, True, False]
-    assert all("resuming the interrupted sync" in log for log in logs[1:])
-    database = project / "files" / "warehouse.db"
-    rows = landed(database)
-    assert (rows.locations, rows.objects) == (truth.locations, truth.objects)
-    assert rows.distinct_location_keys == rows.locations
-    assert landed_per_site(database) == {config.site: SiteRows(truth.locations, truth.objects)}
+    assert ["max_pages (3) reached" in run.output for run in runs] == [True, True, False]
+    assert all("resuming the interrupted sync" in run.output for run in runs[1:])
+    assert connection.landed() == simulator.ground_truth()
+    assert len(connection.sink.table(LOCATIONS)) == simulator.ground_truth().locations  # no key landed twice
