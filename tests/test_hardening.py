@@ -208,7 +208,7 @@ def test_page_numbers_and_link_objects_sync_the_ground_truth_with_prefetch(
     """Whether the API numbers pages from 0 or 1, and gives links as URLs or JSON:API link objects, every page lands
     once, fetched ahead (the links were understood as numbered pages)."""
     config = SimulatorConfig(
-        locations=950,
+        locations=190,
         seed=45,
         api_key=TEST_KEY,
         first_page_number=first_page_number,
@@ -216,7 +216,7 @@ def test_page_numbers_and_link_objects_sync_the_ground_truth_with_prefetch(
         latency_ms=15,
     )
     simulator = Simulator(config)
-    connection = Connection(simulator, configuration_for(simulator, concurrency=4))
+    connection = Connection(simulator, configuration_for(simulator, concurrency=4, page_size=20))
     synced = connection.sync()
     assert synced.succeeded, synced.output[-3000:]
     assert connection.landed() == simulator.ground_truth()
@@ -247,18 +247,19 @@ def test_a_malformed_links_next_fails_after_checkpointing_what_was_synced(kind: 
 
 
 def test_checkpoints_follow_the_row_bound() -> None:
-    max_rows = 1_000
-    config = SimulatorConfig(locations=2_000, seed=47, api_key=TEST_KEY)
+    max_rows, page_size = 200, 20  # about 3 pages between checkpoints
+    config = SimulatorConfig(locations=400, seed=47, api_key=TEST_KEY)
     simulator = Simulator(config)
-    connection = Connection(
-        simulator, configuration_for(simulator, checkpoint_interval_seconds=3600, checkpoint_max_rows=max_rows)
+    configuration = configuration_for(
+        simulator, page_size=page_size, checkpoint_interval_seconds=3600, checkpoint_max_rows=max_rows
     )
+    connection = Connection(simulator, configuration)
     synced = connection.sync()
     assert synced.succeeded, synced.output[-3000:]
 
     page_rows = []
-    for start in range(0, config.locations, PAGE_SIZE):
-        page = list(locations(config.seed, start, min(start + PAGE_SIZE, config.locations)))
+    for start in range(0, config.locations, page_size):
+        page = list(locations(config.seed, start, min(start + page_size, config.locations)))
         page_rows.append(len(page) + sum(len(location["expected_inventory_objects"]) for location in page))
     implied, since = 0, 0
     for rows in page_rows:  # a checkpoint once max_rows were written since the last one
