@@ -103,15 +103,15 @@ def test_a_links_next_that_cannot_be_read_fails_the_sync_after_its_page(found: s
 
 @pytest.mark.parametrize("past_end", [PAST_END_404, PAST_END_400])
 def test_a_saved_cursor_past_the_end_of_a_shrunk_site_starts_it_over(past_end: Any) -> None:
-    simulator = Simulator(SimulatorConfig(locations=1_000, seed=43, api_key=TEST_KEY))
-    connection = Connection(simulator, configuration_for(simulator, max_pages=5))
+    simulator = Simulator(SimulatorConfig(locations=200, seed=43, api_key=TEST_KEY))
+    connection = Connection(simulator, configuration_for(simulator, max_pages=5, page_size=20))
     stopped = connection.sync()
     assert stopped.succeeded, stopped.output[-3000:]
     saved = URL(connection.state["sites"][simulator.config.site]["cursor"])
     assert page_number(saved) == 6
 
     # The site shrank: the same origin (the cursor is tried, not ignored), and a warehouse holding this sync's rows only
-    shrunk = Simulator(SimulatorConfig(locations=300, seed=43, api_key=TEST_KEY, past_end=past_end))
+    shrunk = Simulator(SimulatorConfig(locations=60, seed=43, api_key=TEST_KEY, past_end=past_end))
     assert shrunk.base_url == simulator.base_url
     connection.simulator, connection.sink = shrunk, RecordingSink()
     synced = connection.sync()

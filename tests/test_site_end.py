@@ -12,9 +12,11 @@ from yarl import URL
 
 from dexory_async.links import page_number
 from dexory_simulator import PAST_END_404, FaultPlan, Simulator, SimulatorConfig, ground_truth
-from tests.conftest import PAGE_SIZE, TEST_KEY, configuration_for
+from tests.conftest import TEST_KEY, configuration_for
 from tests.connection import Connection
 from tests.reliability import record, rows
+
+PAGE_SIZE = 20  # 10 pages of 20 locations: the pages matter, not how many rows they hold
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
@@ -23,13 +25,13 @@ def test_a_page_without_a_next_link_before_more_locations_fails_the_sync_naming_
     simulator = Simulator(
         SimulatorConfig(locations=10 * PAGE_SIZE, seed=51, api_key=TEST_KEY, include_last=False, faults=faults)
     )
-    connection = Connection(simulator, configuration_for(simulator, concurrency=concurrency))
+    connection = Connection(simulator, configuration_for(simulator, concurrency=concurrency, page_size=PAGE_SIZE))
     synced = connection.sync()
     requested = {record.page for record in simulator.requests}
 
     assert not synced.succeeded
     assert f"page 3 ({simulator.base_url}/customer-api/v1/locations?" in str(synced.error)
-    assert "the page after it, holds 100 other locations: the site does not end here" in str(synced.error)
+    assert f"the page after it, holds {PAGE_SIZE} other locations: the site does not end here" in str(synced.error)
     assert 4 in requested
     landed = connection.landed()
     assert landed == ground_truth(51, 3 * PAGE_SIZE)  # pages 1-3, handed on before the end was judged
@@ -50,10 +52,10 @@ def test_a_page_without_a_next_link_before_more_locations_fails_the_sync_naming_
 def test_a_last_page_followed_by_a_404_finishes_the_site_with_every_row() -> None:
     simulator = Simulator(
         SimulatorConfig(
-            locations=5 * PAGE_SIZE + 40, seed=52, api_key=TEST_KEY, include_last=False, past_end=PAST_END_404
+            locations=5 * PAGE_SIZE + 8, seed=52, api_key=TEST_KEY, include_last=False, past_end=PAST_END_404
         )
     )
-    connection = Connection(simulator, configuration_for(simulator, concurrency=4))
+    connection = Connection(simulator, configuration_for(simulator, concurrency=4, page_size=PAGE_SIZE))
     synced = connection.sync()
 
     assert synced.succeeded, synced.output[-3000:]
