@@ -1,9 +1,10 @@
 """API shapes and histories that once lost rows silently, leaked part of a key, or broke every later sync.
 
-Each runs over real sockets against the simulator, and through the real `fivetran debug` into DuckDB wherever rows or
-state are involved: JSON:API link objects, links that are present but unreadable or malformed, a saved cursor past
-the end of a site that shrank, a 404 on a later page, an error body echoing the key across the excerpt's cut,
-zero-based page numbers, and how often a sync checkpoints (and how much memory a bigger page costs).
+Most run a whole sync in process (tests/connection.py: every line `update()` runs, the simulator answering in
+memory): JSON:API link objects, links that are present but unreadable or malformed, a saved cursor past the end of a
+site that shrank, a 404 on a later page, zero-based page numbers, and how often a sync checkpoints. An error body
+echoing the key across the excerpt's cut runs through the real `fivetran debug` into DuckDB, for every file the SDK
+writes (crash reports, state, warehouse) and what it prints; so does how much memory a bigger page costs.
 """
 
 from __future__ import annotations
@@ -30,19 +31,19 @@ from dexory_simulator import (
     PAST_END_404,
     FaultPlan,
     GroundTruth,
+    Simulator,
     SimulatorConfig,
     SiteSpec,
     ground_truth,
     locations,
     serve_in_thread,
 )
-from tests.conftest import TEST_KEY, checkpoints, configuration_for
-from tests.debug_process import site_state, state_of
+from tests.conftest import PAGE_SIZE, TEST_KEY, configuration_for
+from tests.connection import Connection
+from tests.sinks import RecordingSink
 from tests.warehouse import landed
 from tools.fivetran_cli import cli_env, debug_command, run_debug, stage_project, write_configuration
 
-PAGE_SIZE = 100
-CHECKPOINT_LINE = "checkpoint recorded: "
 LONG_KEY = "dxk_7Qm2ZtV9pLw4Rb8NcY3hJf6GsKe1XaU5oDi0TnMvHyBq"  # 48 characters, none of its fragments ordinary text
 RSS_ENV = "DEXORY_RSS_TEST"
 
@@ -80,63 +81,62 @@ def leaked_fragments(project: Path, secret: str, *outputs: str) -> dict[str, set
 
 
 @pytest.mark.parametrize("found", ["object", "number"])
-def test_a_links_next_that_cannot_be_read_fails_the_sync_after_its_page(project: Path, home: Path, found: str) -> None:
+def test_a_links_next_that_cannot_be_read_fails_the_sync_after_its_page(found: str) -> None:
     faults = FaultPlan.parse([f"2:next_unreadable={found}"])
-    config = SimulatorConfig(locations=650, seed=42, api_key=TEST_KEY, link_style=LINK_OBJECT, faults=faults)
-    with serve_in_thread(config) as simulator:
-        write_configuration(project, configuration_for(simulator, concurrency=4))
-        result = run_debug(project, home, timeout=300, log_path=project.parent / "debug.log")
+    simulator = Simulator(
+        SimulatorConfig(locations=650, seed=42, api_key=TEST_KEY, link_style=LINK_OBJECT, faults=faults)
+    )
+    connection = Connection(simulator, configuration_for(simulator, concurrency=4))
+    synced = connection.sync()
     shown = {"object": "{'meta': {'page': 3}}", "number": "3"}[found]
-    assert result.returncode != 0
-    assert "SYNC FAILED" in result.stdout
-    assert f"page 2 ({simulator.base_url}/customer-api/v1/locations?" in result.stdout
-    assert f"links.next not a URL nor a link object with an href: {shown}" in result.stdout
-    assert landed_truth(project) == ground_truth(42, 2 * PAGE_SIZE)  # the rows of pages 1-2, not a row more
-    entry = site_state(project)
+    assert not synced.succeeded
+    assert f"page 2 ({simulator.base_url}/customer-api/v1/locations?" in str(synced.error)
+    assert f"links.next not a URL nor a link object with an href: {shown}" in str(synced.error)
+    assert connection.landed() == ground_truth(42, 2 * PAGE_SIZE)  # the rows of pages 1-2, not a row more
+    entry = connection.state["sites"][simulator.config.site]
     assert page_number(URL(entry["cursor"])) == 2 and entry["pages"] == 1  # page 2 is read again next time
-    assert TEST_KEY not in result.stdout
+    assert TEST_KEY not in synced.output
 
 
 # ----------------------------------------------------------------------------------- a cursor past a shrunk site
 
 
 @pytest.mark.parametrize("past_end", [PAST_END_404, PAST_END_400])
-def test_a_saved_cursor_past_the_end_of_a_shrunk_site_starts_it_over(project: Path, home: Path, past_end: Any) -> None:
-    with serve_in_thread(SimulatorConfig(locations=1_000, seed=43, api_key=TEST_KEY)) as simulator:
-        port = simulator.port
-        write_configuration(project, configuration_for(simulator, max_pages=5))
-        stopped = run_debug(project, home, timeout=300)
-    assert stopped.returncode == 0, stopped.stdout[-3000:]
-    saved = URL(site_state(project)["cursor"])
+def test_a_saved_cursor_past_the_end_of_a_shrunk_site_starts_it_over(past_end: Any) -> None:
+    simulator = Simulator(SimulatorConfig(locations=200, seed=43, api_key=TEST_KEY))
+    connection = Connection(simulator, configuration_for(simulator, max_pages=5, page_size=20))
+    stopped = connection.sync()
+    assert stopped.succeeded, stopped.output[-3000:]
+    saved = URL(connection.state["sites"][simulator.config.site]["cursor"])
     assert page_number(saved) == 6
 
-    (project / "files" / "warehouse.db").unlink()  # only this sync's rows, to compare with the shrunk site
-    shrunk = SimulatorConfig(locations=300, seed=43, api_key=TEST_KEY, past_end=past_end)
-    with serve_in_thread(shrunk, port=port) as simulator:  # the same origin: the cursor is tried, not ignored
-        result = run_debug(project, home, timeout=300, log_path=project.parent / "debug.log")
-        truth = simulator.ground_truth()
-        records = sorted(simulator.requests, key=lambda record: record.at)
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert "the saved cursor was refused" in result.stdout and "starting over from the first page" in result.stdout
-    assert f"(HTTP {past_end})" in result.stdout
+    # The site shrank: the same origin (the cursor is tried, not ignored), and a warehouse holding this sync's rows only
+    shrunk = Simulator(SimulatorConfig(locations=60, seed=43, api_key=TEST_KEY, past_end=past_end))
+    assert shrunk.base_url == simulator.base_url
+    connection.simulator, connection.sink = shrunk, RecordingSink()
+    synced = connection.sync()
+    records = sorted(shrunk.requests, key=lambda record: record.at)
+    assert synced.succeeded, synced.output[-3000:]
+    assert "the saved cursor was refused" in synced.output and "starting over from the first page" in synced.output
+    assert f"(HTTP {past_end})" in synced.output
     assert records[0].page == 6 and records[0].status == int(past_end)  # the cursor was tried once...
     assert "page[number]" not in records[1].query  # ...then the first page
-    assert landed_truth(project) == truth
-    assert state_of(project).keys() == {"last_sync", "rounds"}  # page 6 is forgotten
+    assert connection.landed() == shrunk.ground_truth()
+    assert connection.state.keys() == {"last_sync", "rounds"}  # page 6 is forgotten
 
 
-def test_a_404_on_a_later_page_names_the_page_not_the_site(project: Path, home: Path) -> None:
+def test_a_404_on_a_later_page_names_the_page_not_the_site() -> None:
     config = SimulatorConfig(locations=600, seed=44, api_key=TEST_KEY, faults=FaultPlan.parse(["3:status=404@*"]))
-    with serve_in_thread(config) as simulator:
-        write_configuration(project, configuration_for(simulator, concurrency=1))
-        result = run_debug(project, home, timeout=300, log_path=project.parent / "debug.log")
-    assert result.returncode != 0
-    refused = re.search(r"the API refused page (\S+) of site 'demo-site' \(HTTP 404\)", result.stdout)
-    assert refused is not None, result.stdout[-3000:]
+    simulator = Simulator(config)
+    connection = Connection(simulator, configuration_for(simulator, concurrency=1))
+    synced = connection.sync()
+    assert not synced.succeeded
+    refused = re.search(r"the API refused page (\S+) of site 'demo-site' \(HTTP 404\)", synced.output)
+    assert refused is not None, synced.output[-3000:]
     assert page_number(URL(refused[1])) == 3
-    assert "not found (HTTP 404): check site_name" not in result.stdout
-    assert page_number(URL(site_state(project)["cursor"])) == 3
-    assert landed_truth(project) == ground_truth(44, 2 * PAGE_SIZE)
+    assert "not found (HTTP 404): check site_name" not in synced.output
+    assert page_number(URL(connection.state["sites"][config.site]["cursor"])) == 3
+    assert connection.landed() == ground_truth(44, 2 * PAGE_SIZE)
 
 
 # ------------------------------------------------------------------------------------ a key echoed across the cut
@@ -154,10 +154,11 @@ def test_an_error_body_echoing_the_key_across_the_cut_leaks_no_part_of_it(projec
     the excerpt's cut at every position: on a site's first page, and (from where its longer URL allows) a later
     one, whose error also names the page."""
     offsets = range(BODY_EXCERPT_CHARS - 50, BODY_EXCERPT_CHARS + 11)
-    placeholder = parse_settings({"site_name": "p1-000", "site_api_key": LONG_KEY, "page_size": str(PAGE_SIZE)})
+    page_size = 2  # a later page's sites land their first page: small, as rows cost time through the SDK
+    placeholder = parse_settings({"site_name": "p1-000", "site_api_key": LONG_KEY, "page_size": str(page_size)})
     first = with_key(first_page_url(placeholder, placeholder.sites[0]), LONG_KEY).raw_path_qs
     later = with_key(
-        URL(f"/customer-api/v1/locations?site=p2-000&page%5Bnumber%5D=2&page%5Bsize%5D={PAGE_SIZE}"), LONG_KEY
+        URL(f"/customer-api/v1/locations?site=p2-000&page%5Bnumber%5D=2&page%5Bsize%5D={page_size}"), LONG_KEY
     ).raw_path_qs
     assert _key_offset_in_error_body(first) <= offsets[0]  # the first page's answer can put the key anywhere
     specs, faults = [], []
@@ -165,7 +166,7 @@ def test_an_error_body_echoing_the_key_across_the_cut_leaks_no_part_of_it(projec
         for offset in range(max(offsets[0], _key_offset_in_error_body(path)), offsets[-1] + 1):
             name = f"p{page}-{offset:03d}"  # as long as the placeholder's name: the same offsets
             padding = offset - _key_offset_in_error_body(path)
-            specs.append(SiteSpec(name, LONG_KEY, 150, offset))
+            specs.append(SiteSpec(name, LONG_KEY, 2 * page_size, offset))
             faults.append(f"{name}/{page}:echo_url={padding}")
     first_spec, *extra = specs
     config = SimulatorConfig(
@@ -178,7 +179,9 @@ def test_an_error_body_echoing_the_key_across_the_cut_leaks_no_part_of_it(projec
     )
     with serve_in_thread(config) as simulator:
         names = ", ".join(spec.name for spec in specs)
-        write_configuration(project, configuration_for(simulator, site_name=names, site_api_key=LONG_KEY))
+        write_configuration(
+            project, configuration_for(simulator, site_name=names, site_api_key=LONG_KEY, page_size=page_size)
+        )
         result = run_debug(project, home, timeout=300, log_path=project.parent / "debug.log")
         injected = config.faults.injected["echo_url"]
     assert result.returncode != 0
@@ -200,66 +203,63 @@ def test_an_error_body_echoing_the_key_across_the_cut_leaks_no_part_of_it(projec
     ids=["from-0", "from-1", "from-1-link-objects", "from-0-link-objects"],
 )
 def test_page_numbers_and_link_objects_sync_the_ground_truth_with_prefetch(
-    project: Path, home: Path, first_page_number: Any, link_style: Any
+    first_page_number: Any, link_style: Any
 ) -> None:
     """Whether the API numbers pages from 0 or 1, and gives links as URLs or JSON:API link objects, every page lands
     once, fetched ahead (the links were understood as numbered pages)."""
     config = SimulatorConfig(
-        locations=950,
+        locations=190,
         seed=45,
         api_key=TEST_KEY,
         first_page_number=first_page_number,
         link_style=link_style,
         latency_ms=15,
     )
-    with serve_in_thread(config) as simulator:
-        write_configuration(project, configuration_for(simulator, concurrency=4))
-        result = run_debug(project, home, timeout=300, log_path=project.parent / "debug.log")
-        truth = simulator.ground_truth()
-        pages = Counter(record.page for record in simulator.requests)
-        max_in_flight = simulator.max_in_flight
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert landed_truth(project) == truth
+    simulator = Simulator(config)
+    connection = Connection(simulator, configuration_for(simulator, concurrency=4, page_size=20))
+    synced = connection.sync()
+    assert synced.succeeded, synced.output[-3000:]
+    assert connection.landed() == simulator.ground_truth()
+    pages = Counter(record.page for record in simulator.requests)
     assert pages == dict.fromkeys(range(1, 11), 1)  # every page once: the first not again under its number
-    assert 1 < max_in_flight <= 4
+    assert 1 < simulator.max_in_flight <= 4
 
 
 # -------------------------------------------------------------------------------------------- malformed links.next
 
 
 @pytest.mark.parametrize(("kind", "shown"), [("next_bad_port", "127.0.0.1:99999"), ("next_bad_ipv6", "http://[::1")])
-def test_a_malformed_links_next_fails_after_checkpointing_what_was_synced(
-    project: Path, home: Path, kind: str, shown: str
-) -> None:
+def test_a_malformed_links_next_fails_after_checkpointing_what_was_synced(kind: str, shown: str) -> None:
     config = SimulatorConfig(locations=800, seed=46, api_key=TEST_KEY, faults=FaultPlan.parse([f"3:{kind}"]))
-    with serve_in_thread(config) as simulator:
-        write_configuration(project, configuration_for(simulator, concurrency=4))
-        result = run_debug(project, home, timeout=300, log_path=project.parent / "debug.log")
-    assert result.returncode != 0
-    failure = next((line for line in result.stdout.splitlines() if "sites failed" in line), "")
-    assert "page 3 (" in failure and shown in failure, result.stdout[-3000:]
-    assert TEST_KEY not in result.stdout and "api_key" not in failure
-    entry = site_state(project)
+    simulator = Simulator(config)
+    connection = Connection(simulator, configuration_for(simulator, concurrency=4))
+    synced = connection.sync()
+    assert not synced.succeeded
+    failure = str(synced.error)
+    assert "sites failed" in failure and "page 3 (" in failure and shown in failure, synced.output[-3000:]
+    assert TEST_KEY not in synced.output and "api_key" not in failure
+    entry = connection.state["sites"][config.site]
     assert page_number(URL(entry["cursor"])) == 3 and entry["pages"] == 2  # page 3 is read again next time
-    assert landed_truth(project) == ground_truth(46, 3 * PAGE_SIZE)  # pages 1-3, whose rows were fine
+    assert connection.landed() == ground_truth(46, 3 * PAGE_SIZE)  # pages 1-3, whose rows were fine
 
 
 # ------------------------------------------------------------------------------------------- checkpoints, memory
 
 
-def test_checkpoints_follow_the_row_bound(project: Path, home: Path) -> None:
-    max_rows = 1_000
-    config = SimulatorConfig(locations=2_000, seed=47, api_key=TEST_KEY)
-    with serve_in_thread(config) as simulator:
-        write_configuration(
-            project, configuration_for(simulator, checkpoint_interval_seconds=3600, checkpoint_max_rows=max_rows)
-        )
-        result = run_debug(project, home, timeout=300, log_path=project.parent / "debug.log")
-    assert result.returncode == 0, result.stdout[-3000:]
+def test_checkpoints_follow_the_row_bound() -> None:
+    max_rows, page_size = 200, 20  # about 3 pages between checkpoints
+    config = SimulatorConfig(locations=400, seed=47, api_key=TEST_KEY)
+    simulator = Simulator(config)
+    configuration = configuration_for(
+        simulator, page_size=page_size, checkpoint_interval_seconds=3600, checkpoint_max_rows=max_rows
+    )
+    connection = Connection(simulator, configuration)
+    synced = connection.sync()
+    assert synced.succeeded, synced.output[-3000:]
 
     page_rows = []
-    for start in range(0, config.locations, PAGE_SIZE):
-        page = list(locations(config.seed, start, min(start + PAGE_SIZE, config.locations)))
+    for start in range(0, config.locations, page_size):
+        page = list(locations(config.seed, start, min(start + page_size, config.locations)))
         page_rows.append(len(page) + sum(len(location["expected_inventory_objects"]) for location in page))
     implied, since = 0, 0
     for rows in page_rows:  # a checkpoint once max_rows were written since the last one
@@ -267,8 +267,7 @@ def test_checkpoints_follow_the_row_bound(project: Path, home: Path) -> None:
         if since >= max_rows:
             implied, since = implied + 1, 0
 
-    recorded = checkpoints(result.stdout)
-    opening, *during, closing = recorded  # the round saved as it starts, the row bound's, the round's end
+    opening, *during, closing = synced.checkpoints  # the round saved as it starts, the row bound's, the round's end
     assert "cursor" not in opening["sites"]["demo-site"] and "round_started_at" in opening["sites"]["demo-site"]
     assert closing.keys() == {"last_sync", "rounds"}
     assert len(during) == implied
