@@ -137,15 +137,16 @@ def assert_three_sites_landed_their_own_rows(
     site fetched once, with that site's key, concurrently within the budget shared by all sites."""
     assert_every_site_landed_exactly_once(tables, simulator)
     sites_of: defaultdict[tuple[Any, ...], set[str]] = defaultdict(set)
+    rows_of: Counter[tuple[Any, ...]] = Counter()
     for row in tables[LOCATIONS]:
-        sites_of[tuple(row[column] for column in LOCATION_KEY)].add(row["site"])
+        key = tuple(row[column] for column in LOCATION_KEY)
+        sites_of[key].add(row["site"])
+        rows_of[key] += 1
     in_every_site = [key for key, sites in sites_of.items() if len(sites) == len(NAMES)]
     shared = simulator.shared_keys()
     assert shared > 0
-    assert len(in_every_site) == shared  # the same key on every site: one row per site, not merged into one
-    assert sum(tuple(row[column] for column in LOCATION_KEY) in set(in_every_site) for row in tables[LOCATIONS]) == (
-        shared * len(NAMES)
-    )
+    assert len(in_every_site) == shared
+    assert sum(rows_of[key] for key in in_every_site) == shared * len(NAMES)  # a row per site, not merged into one
 
     assert records and all(record.key_matches_site for record in records)  # never another site's key
     truths = simulator.site_truths()
