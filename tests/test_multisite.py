@@ -1,9 +1,14 @@
-"""Several sites in one sync, against the simulator over real sockets and through the real `fivetran debug` into DuckDB.
+"""Several sites in one sync, against the simulator.
 
 Every site lands its own ground truth (told apart by the `site` column, even where the location keys are the same on
 every site), with its own key only, within the shared concurrency budget; a site that fails does so alone; a killed,
 stopped or failed sync resumes each site where it stopped; and the configuration of the sites is checked before any
 request is made.
+
+Two tests run the real `fivetran debug` into DuckDB, the simulator over a real socket: three sites, each with its own
+key, landing in the SDK's warehouse (whose primary key must keep the sites' rows apart), and a sync SIGKILLed mid-way
+that the next one resumes (only a real process can be killed). The rest run the whole sync in process
+(`tests.connection.Connection`), the simulator answering in memory: what they assert is the connector's own logic.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +28,14 @@ import connector
 from dexory_async.config import ConfigurationError, parse_settings
 from dexory_async.links import page_number
 from dexory_async.state import resume_plan
+from dexory_async.tables import LOCATIONS, OBJECTS
 from dexory_simulator import GroundTruth, RequestRecord, Simulator, SimulatorConfig, SiteSpec, serve_in_thread
-from tests.conftest import WRONG_KEY, assert_no_key, checkpoints, configuration_for, requests_since
+from tests.conftest import WRONG_KEY, assert_no_key, configuration_for, requests_since, wait_until
+from tests.connection import Connection, Synced
 from tests.debug_process import StreamedDebug, state_of
-from tools.fivetran_cli import run_debug, stage_project, write_configuration
+from tools.fivetran_cli import run_debug, write_configuration
 
-PAGE_SIZE = 100
+PAGE_SIZE = 20  # small pages: as many pages as 100 would give on five times the locations, at a fifth of the rows
 NAMES = ("north", "south", "east")
 SITE_KEYS = {  # distinctive, so that a leak is easy to grep for
     "north": "sk-north-3b1f9c2e7a6d4058",
@@ -37,17 +44,20 @@ SITE_KEYS = {  # distinctive, so that a leak is easy to grep for
 }
 SHARED_KEY = "sk-shared-6a8c0e2b4d1f3957"
 SITE_KEY = ("site", "name", "location_type", "aisle", "scan_date")  # the locations table's primary key
-LOCATION_KEY = "name, location_type, aisle, scan_date"
-CHECKPOINT_LINE = "checkpoint recorded: "
+LOCATION_KEY = SITE_KEY[1:]  # a location's key within its site
+OBJECT_KEY = (*SITE_KEY, "object_index")  # the objects table's primary key
+
+Tables = dict[str, list[dict[str, Any]]]  # the location and object rows a warehouse holds, by table
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
 def three_sites(
-    sizes: tuple[int, int, int] = (700, 450, 300), *, shared_key: bool = False, **options: Any
+    sizes: tuple[int, int, int] = (140, 90, 60), *, shared_key: bool = False, **options: Any
 ) -> SimulatorConfig:
-    """A simulator serving north, south and east, each with its own data and (unless `shared_key`) its own key."""
+    """A simulator serving north, south and east (by default 7, 5 and 3 pages), each with its own data and (unless
+    `shared_key`) its own key."""
     specs = [
         SiteSpec(name, SHARED_KEY if shared_key else SITE_KEYS[name], size, seed)
         for seed, (name, size) in enumerate(zip(NAMES, sizes, strict=True), start=31)
@@ -59,61 +69,102 @@ def sites_configuration(simulator: Simulator, *, shared_key: bool = False, **ove
     """The configuration of every site of `simulator`: one key for all, or one per site in the order of the names."""
     sites = simulator.config.sites
     keys = sites[0].api_key if shared_key else ", ".join(site.api_key for site in sites)
+    overrides = {"page_size": PAGE_SIZE, **overrides}
     return configuration_for(
         simulator, site_name=", ".join(site.name for site in sites), site_api_key=keys, **overrides
     )
+
+
+def pages(locations: int) -> int:
+    """The pages a site of `locations` is read in: the requests a sync from scratch makes of it."""
+    return -(-locations // PAGE_SIZE)
 
 
 def every_key(simulator: Simulator) -> set[str]:
     return {site.api_key for site in simulator.config.sites}
 
 
-def per_site(database: Path) -> dict[str, GroundTruth]:
+def warehouse(database: Path) -> Tables:
+    """The key columns of the rows `fivetran debug` left in DuckDB, as text."""
+    tables: Tables = {}
+    with duckdb.connect(str(database), read_only=True) as db:
+        for table, key in ((LOCATIONS, SITE_KEY), (OBJECTS, OBJECT_KEY)):
+            columns = ", ".join(f"CAST({column} AS VARCHAR)" for column in key)
+            tables[table] = [
+                dict(zip(key, row, strict=True))
+                for row in db.execute(f"SELECT {columns} FROM tester.{table}").fetchall()
+            ]
+    return tables
+
+
+def recorded(connection: Connection) -> Tables:
+    """The rows a warehouse would hold after the in-process syncs of `connection`."""
+    return {table: connection.sink.table(table) for table in (LOCATIONS, OBJECTS)}
+
+
+def per_site(tables: Tables) -> dict[str, GroundTruth]:
     """Rows landed per site, in the simulator's terms."""
-    with duckdb.connect(str(database), read_only=True) as db:
-        located = dict(db.execute("SELECT site, count(*) FROM tester.locations GROUP BY site").fetchall())
-        listed = dict(
-            db.execute("SELECT site, count(*) FROM tester.expected_inventory_objects GROUP BY site").fetchall()
-        )
-    return {site: GroundTruth(located.get(site, 0), listed.get(site, 0)) for site in {*located, *listed}}
+    located = Counter(row["site"] for row in tables[LOCATIONS])
+    listed = Counter(row["site"] for row in tables[OBJECTS])
+    return {site: GroundTruth(located[site], listed[site]) for site in {*located, *listed}}
 
 
-def scalar(database: Path, sql: str) -> int:
-    with duckdb.connect(str(database), read_only=True) as db:
-        row = db.execute(sql).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def duplicates(database: Path) -> tuple[int, int]:
+def duplicates(tables: Tables) -> tuple[int, int]:
     """Locations landed more than once per primary key, and objects more than once per (location, index)."""
-    keys = ", ".join(SITE_KEY)
-    return (
-        scalar(database, f"SELECT count(*) - count(DISTINCT ({keys})) FROM tester.locations"),
-        scalar(
-            database, f"SELECT count(*) - count(DISTINCT ({keys}, object_index)) FROM tester.expected_inventory_objects"
-        ),
-    )
+
+    def surplus(rows: list[dict[str, Any]], key: tuple[str, ...]) -> int:
+        return len(rows) - len({tuple(row[column] for column in key) for row in rows})
+
+    return surplus(tables[LOCATIONS], SITE_KEY), surplus(tables[OBJECTS], OBJECT_KEY)
 
 
-def orphans(database: Path) -> int:
-    """Objects without their location, joined on all five key columns."""
-    return scalar(
-        database,
-        "SELECT count(*) FROM tester.expected_inventory_objects o "
-        f"ANTI JOIN tester.locations l USING ({', '.join(SITE_KEY)})",
-    )
+def orphans(tables: Tables) -> int:
+    """Objects without their location, matched on all five key columns."""
+    located = {tuple(row[column] for column in SITE_KEY) for row in tables[LOCATIONS]}
+    return sum(tuple(row[column] for column in SITE_KEY) not in located for row in tables[OBJECTS])
 
 
-def assert_every_site_landed_exactly_once(database: Path, simulator: Simulator) -> None:
-    assert per_site(database) == simulator.site_truths()
-    assert duplicates(database) == (0, 0)
-    assert orphans(database) == 0
+def assert_every_site_landed_exactly_once(tables: Tables, simulator: Simulator) -> None:
+    assert per_site(tables) == simulator.site_truths()  # by site: each site's own ground truth, no more, no less
+    assert duplicates(tables) == (0, 0)
+    assert orphans(tables) == 0  # objects -> locations on (site, name, location_type, aisle, scan_date)
 
 
-def write_state(project: Path, state: dict[str, Any]) -> None:
-    (project / "files").mkdir(exist_ok=True)
-    (project / "files" / "state.json").write_text(json.dumps(state))
+def assert_three_sites_landed_their_own_rows(
+    tables: Tables, simulator: Simulator, records: list[RequestRecord], concurrency: int
+) -> None:
+    """Each site's ground truth landed once, the locations every site shares once per site; every page of every
+    site fetched once, with that site's key, concurrently within the budget shared by all sites."""
+    assert_every_site_landed_exactly_once(tables, simulator)
+    sites_of: defaultdict[tuple[Any, ...], set[str]] = defaultdict(set)
+    rows_of: Counter[tuple[Any, ...]] = Counter()
+    for row in tables[LOCATIONS]:
+        key = tuple(row[column] for column in LOCATION_KEY)
+        sites_of[key].add(row["site"])
+        rows_of[key] += 1
+    in_every_site = [key for key, sites in sites_of.items() if len(sites) == len(NAMES)]
+    shared = simulator.shared_keys()
+    assert shared > 0
+    assert len(in_every_site) == shared
+    assert sum(rows_of[key] for key in in_every_site) == shared * len(NAMES)  # a row per site, not merged into one
+
+    assert records and all(record.key_matches_site for record in records)  # never another site's key
+    truths = simulator.site_truths()
+    assert Counter(record.site for record in records) == {
+        name: pages(truth.locations) for name, truth in truths.items()
+    }  # every page of every site, once
+    assert 1 < simulator.max_in_flight <= concurrency  # concurrent, within the budget shared by all sites
+
+
+def assert_no_key_written(connection: Connection, keys: set[str], *runs: Synced) -> None:
+    """In process, what `assert_no_key` checks of a project: no key in any log line or error, checkpoint or row."""
+    written = [
+        *(run.output for run in runs),
+        json.dumps([state for _, state in connection.sink.checkpoints]),
+        repr(connection.sink.writes),
+    ]
+    for key in keys:
+        assert not any(key in text for text in written), "an API key leaked into what the sync wrote"
 
 
 def of_site(records: list[RequestRecord], site: str) -> list[RequestRecord]:
@@ -128,53 +179,45 @@ def unnumbered(records: list[RequestRecord]) -> list[RequestRecord]:
 # ------------------------------------------------------------------------------------------- three sites, one sync
 
 
-@pytest.mark.parametrize("shared_key", [False, True], ids=["a-key-per-site", "one-key-for-all"])
-def test_three_sites_land_their_own_rows_with_their_own_keys(project: Path, home: Path, shared_key: bool) -> None:
+def test_three_sites_land_their_own_rows_with_their_own_keys(project: Path, home: Path) -> None:
+    """Through `fivetran debug`, whose DuckDB warehouse must keep apart the rows of locations every site shares (its
+    primary key holds the site), and whose files and outputs must hold none of the three keys."""
     concurrency = 4
-    config = three_sites(shared_key=shared_key, shared_locations=120, latency_ms=30)
-    with serve_in_thread(config) as simulator:
-        write_configuration(project, sites_configuration(simulator, shared_key=shared_key, concurrency=concurrency))
+    with serve_in_thread(three_sites(shared_locations=40, latency_ms=30)) as simulator:
+        write_configuration(project, sites_configuration(simulator, concurrency=concurrency))
         result = run_debug(project, home, timeout=300, log_path=project.parent / "debug.log")
-        truths = simulator.site_truths()
-        shared = simulator.shared_keys()
         records = list(simulator.requests)
-        max_in_flight = simulator.max_in_flight
 
     assert result.returncode == 0, result.stdout[-3000:]
-    database = project / "files" / "warehouse.db"
-    assert per_site(database) == truths  # GROUP BY site: each site's own ground truth, no more, no less
-    assert duplicates(database) == (0, 0)
-    assert orphans(database) == 0  # objects -> locations on (site, name, location_type, aisle, scan_date)
-
-    # The locations whose key columns are the same on every site land once per site, not merged into one row.
-    assert shared > 0
-    in_every_site = f"""
-        SELECT count(*), sum(sites) FROM (
-            SELECT count(DISTINCT site) AS sites FROM tester.locations GROUP BY {LOCATION_KEY}
-            HAVING count(DISTINCT site) = {len(NAMES)})"""
-    with duckdb.connect(str(database), read_only=True) as db:
-        assert db.execute(in_every_site).fetchone() == (shared, shared * len(NAMES))
-
-    assert records and all(record.key_matches_site for record in records)  # never another site's key
-    assert Counter(record.site for record in records) == {
-        name: -(-truth.locations // PAGE_SIZE) for name, truth in truths.items()
-    }  # every page of every site, once
-    assert 1 < max_in_flight <= concurrency  # concurrent, within the budget shared by all sites
+    assert_three_sites_landed_their_own_rows(
+        warehouse(project / "files" / "warehouse.db"), simulator, records, concurrency
+    )
     assert state_of(project).keys() == {"last_sync", "rounds"}
     assert_no_key(project, every_key(simulator), result.stdout)
 
 
-def test_every_checkpoint_resumes_each_site_where_it_stood(project: Path, home: Path) -> None:
+def test_one_key_for_all_three_sites_lands_each_its_own_rows() -> None:
+    concurrency = 4
+    simulator = Simulator(three_sites(shared_key=True, shared_locations=40, latency_ms=5))
+    connection = Connection(simulator, sites_configuration(simulator, shared_key=True, concurrency=concurrency))
+    synced = connection.sync()
+    assert synced.succeeded, synced.output[-3000:]
+    assert_three_sites_landed_their_own_rows(recorded(connection), simulator, list(simulator.requests), concurrency)
+    assert connection.state.keys() == {"last_sync", "rounds"}
+    assert_no_key_written(connection, every_key(simulator), synced)
+
+
+def test_every_checkpoint_resumes_each_site_where_it_stood() -> None:
     """Whatever checkpoint a crash leaves behind, a site that had landed pages either resumes from a cursor or is
     finished: it never starts over from its first page."""
-    with serve_in_thread(three_sites((400, 300, 200))) as simulator:
-        configuration = sites_configuration(simulator, checkpoint_max_rows=1)
-        write_configuration(project, configuration)
-        result = run_debug(project, home, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:]
+    sizes = (80, 60, 40)
+    simulator = Simulator(three_sites(sizes))
+    configuration = sites_configuration(simulator, checkpoint_max_rows=1)
+    synced = Connection(simulator, configuration).sync()
+    assert synced.succeeded, synced.output[-3000:]
     settings = parse_settings(configuration)
-    intermediate = checkpoints(result.stdout)[:-1]  # the last one closes the round
-    assert len(intermediate) >= sum(-(-size // PAGE_SIZE) for size in (400, 300, 200))  # one per page at least
+    intermediate = synced.checkpoints[:-1]  # the last one closes the round
+    assert len(intermediate) >= sum(pages(size) for size in sizes)  # one per page at least
     starting_over = []
     for number, state in enumerate(intermediate, start=1):
         for site, plan in resume_plan(settings, state).items():
@@ -187,29 +230,25 @@ def test_every_checkpoint_resumes_each_site_where_it_stood(project: Path, home: 
 # --------------------------------------------------------------------------------------- one site's key is revoked
 
 
-def test_a_revoked_key_fails_its_site_alone_and_the_next_sync_completes_it(project: Path, home: Path) -> None:
-    config = three_sites(revoke_key_after={"south": 2})
-    database = project / "files" / "warehouse.db"
-    with serve_in_thread(config) as simulator:
-        write_configuration(project, sites_configuration(simulator))
-        failed = run_debug(project, home, timeout=300, log_path=project.parent / "debug-failed.log")
-        truths = simulator.site_truths()
-        after_failure = per_site(database)
-        state = state_of(project)
+def test_a_revoked_key_fails_its_site_alone_and_the_next_sync_completes_it() -> None:
+    """The SDK's own SYNC FAILED line is left to the end-to-end tests of failing syncs; here the sync raises."""
+    simulator = Simulator(three_sites(revoke_key_after={"south": 2}))
+    connection = Connection(simulator, sites_configuration(simulator))
+    failed = connection.sync()
+    truths = simulator.site_truths()
+    after_failure = per_site(recorded(connection))
+    state = connection.state
 
-        simulator.revoke_key_after("south", None)  # the key is restored
-        resumed_at = time.monotonic()
-        second = run_debug(project, home, timeout=300, log_path=project.parent / "debug-resumed.log")
-        rerun = requests_since(simulator, resumed_at)
-        final_state = state_of(project)
+    simulator.revoke_key_after("south", None)  # the key is restored
+    resumed_at = time.monotonic()
+    second = connection.sync()
+    rerun = requests_since(simulator, resumed_at)
 
-    print(f"failed run: exit {failed.returncode}, landed {after_failure}, state {state}")
+    print(f"failed run: {failed.error}, landed {after_failure}, state {state}")
     print(f"resumed run: requests per site {Counter(record.site for record in rerun)}")
-    print(*[line for line in failed.stdout.splitlines() if "sites failed" in line][:1])
-    assert failed.returncode != 0, failed.stdout[-3000:]
-    assert "SYNC FAILED" in failed.stdout
-    assert "1 of 3 sites failed (2 synced)" in failed.stdout
-    assert "site 'south': the API key was rejected for site 'south' (HTTP 401)" in failed.stdout
+    assert failed.error is not None, failed.output[-3000:]
+    assert "1 of 3 sites failed (2 synced)" in str(failed.error)
+    assert "site 'south': the API key was rejected for site 'south' (HTTP 401)" in str(failed.error)
     assert after_failure["north"] == truths["north"] and after_failure["east"] == truths["east"]
     assert after_failure.get("south", GroundTruth(0, 0)).locations < truths["south"].locations
 
@@ -219,55 +258,57 @@ def test_a_revoked_key_fails_its_site_alone_and_the_next_sync_completes_it(proje
     assert page_number(cursor) == south["pages"] + 1
     assert south["locations"] == after_failure.get("south", GroundTruth(0, 0)).locations  # what landed, no more
 
-    assert second.returncode == 0, second.stdout[-3000:]
+    assert second.succeeded, second.output[-3000:]
     south_rerun = of_site(rerun, "south")
     assert south_rerun[0].page == page_number(cursor) and not unnumbered(south_rerun)  # resumed, not started over
     assert all(record.status == 200 for record in rerun)
-    assert_every_site_landed_exactly_once(database, simulator)  # across both runs, once per key
-    assert final_state.keys() == {"last_sync", "rounds"}
-    assert_no_key(project, every_key(simulator), failed.stdout, second.stdout)
+    assert_every_site_landed_exactly_once(recorded(connection), simulator)  # across both runs, once per key
+    assert connection.state.keys() == {"last_sync", "rounds"}
+    assert_no_key_written(connection, every_key(simulator), failed, second)
 
 
 # ------------------------------------------------------------------------------------------------- killed mid-sync
 
 
-def test_a_sync_killed_mid_way_resumes_every_site_where_it_stopped(tmp_path: Path, project: Path, home: Path) -> None:
-    config = three_sites((1_000, 800, 600), latency_ms=40)
-    with serve_in_thread(config) as simulator:
-        configuration = sites_configuration(simulator, concurrency=4, checkpoint_max_rows=300)
-        write_configuration(project, configuration)
+def every_site_past_page_2(project: Path) -> bool:
+    """The saved state has every site resuming from its third page or later."""
+    sites = state_of(project).get("sites", {})
+    return len(sites) == len(NAMES) and all(
+        "cursor" in entry and (page_number(URL(entry["cursor"])) or 0) > 2 for entry in sites.values()
+    )
 
+
+def test_a_sync_killed_mid_way_resumes_every_site_where_it_stopped(tmp_path: Path, project: Path, home: Path) -> None:
+    sizes = (120, 100, 80)  # 6, 5 and 4 pages
+    with serve_in_thread(three_sites(sizes, latency_ms=10)) as simulator:
+        # A checkpoint about every two pages, for the kill to find every site past its second page; the resumed sync
+        # saves only at its end (each checkpoint costs `fivetran debug` a few tenths of a second).
+        write_configuration(project, sites_configuration(simulator, concurrency=4, checkpoint_max_rows=150))
         killed = StreamedDebug(project, home)
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                sites = state_of(project).get("sites", {})
-                if len(sites) == len(NAMES) and all(
-                    "cursor" in entry and (page_number(URL(entry["cursor"])) or 0) > 2 for entry in sites.values()
-                ):
-                    break
-                assert killed.process.poll() is None, f"debug ended before it was killed:\n{killed.output[-3000:]}"
-                assert time.monotonic() < deadline, killed.output[-3000:]
-                time.sleep(0.02)
+            assert wait_until(lambda: every_site_past_page_2(project) or killed.process.poll() is not None, 120)
+            assert killed.process.poll() is None, f"debug ended before it was killed:\n{killed.output[-3000:]}"
         finally:
             killed.kill()
         assert killed.process.returncode == -signal.SIGKILL
         checkpointed = state_of(project)["sites"]
+        write_configuration(project, sites_configuration(simulator, concurrency=4))
         resumed_at = time.monotonic()
         second = run_debug(project, home, timeout=300, log_path=tmp_path / "debug-resumed.log")
         rerun = requests_since(simulator, resumed_at)
 
-        scratch = stage_project(tmp_path / "scratch")
-        write_configuration(scratch, configuration)
-        scratch_at = time.monotonic()
-        full = run_debug(scratch, home, timeout=300)
-        from_scratch = requests_since(simulator, scratch_at)
-
     (tmp_path / "debug-killed.log").write_text(killed.output)
-    assert second.returncode == 0 and full.returncode == 0, second.stdout[-3000:]
-    assert_every_site_landed_exactly_once(project / "files" / "warehouse.db", simulator)
-    print(f"killed with state {checkpointed}; requests: resumed run {len(rerun)}, from scratch {len(from_scratch)}")
-    assert len(rerun) < len(from_scratch)
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert_every_site_landed_exactly_once(warehouse(project / "files" / "warehouse.db"), simulator)
+    from_scratch = sum(pages(size) for size in sizes)  # every page of every site, once
+    print(f"killed with state {checkpointed}; requests: resumed run {len(rerun)}, from scratch {from_scratch}")
+    assert len(rerun) < from_scratch
+    left = {
+        site: pages(size) - (page_number(URL(checkpointed[site]["cursor"])) or 0) + 1
+        for site, size in zip(NAMES, sizes, strict=True)
+        if "cursor" in checkpointed.get(site, {})
+    }
+    assert Counter(record.site for record in rerun) == left  # each site's pages from its cursor on, once
     for site, entry in checkpointed.items():
         if "cursor" not in entry:
             continue
@@ -282,20 +323,18 @@ def test_a_sync_killed_mid_way_resumes_every_site_where_it_stopped(tmp_path: Pat
 # -------------------------------------------------------------------------------------------- max_pages per site
 
 
-def test_max_pages_counts_per_site_and_finished_sites_wait_for_the_round(project: Path, home: Path) -> None:
-    config = three_sites((250, 500, 150))  # 3, 5 and 2 pages
+def test_max_pages_counts_per_site_and_finished_sites_wait_for_the_round() -> None:
+    simulator = Simulator(three_sites((50, 100, 30)))  # 3, 5 and 2 pages
+    connection = Connection(simulator, sites_configuration(simulator, max_pages=2))
     runs: list[Counter[str | None]] = []
     states = []
-    with serve_in_thread(config) as simulator:
-        write_configuration(project, sites_configuration(simulator, max_pages=2))
-        for _ in range(3):
-            started = time.monotonic()
-            result = run_debug(project, home, timeout=300)
-            assert result.returncode == 0, result.stdout[-3000:]
-            runs.append(Counter(record.site for record in requests_since(simulator, started)))
-            states.append(state_of(project))
-        database = project / "files" / "warehouse.db"
-        assert_every_site_landed_exactly_once(database, simulator)
+    for _ in range(3):
+        started = time.monotonic()
+        synced = connection.sync()
+        assert synced.succeeded, synced.output[-3000:]
+        runs.append(Counter(record.site for record in requests_since(simulator, started)))
+        states.append(connection.state)
+    assert_every_site_landed_exactly_once(recorded(connection), simulator)
 
     print(f"requests per site per run: {runs}")
     assert runs[0] == {"north": 2, "south": 2, "east": 2}  # max_pages is per site
@@ -323,17 +362,16 @@ MISCONFIGURED = {
 
 
 @pytest.mark.parametrize("case", list(MISCONFIGURED))
-def test_a_misconfigured_site_list_fails_before_any_request(project: Path, home: Path, case: str) -> None:
+def test_a_misconfigured_site_list_fails_before_any_request(case: str) -> None:
     overrides, message = MISCONFIGURED[case]
-    with serve_in_thread(three_sites()) as simulator:
-        write_configuration(project, configuration_for(simulator, **overrides))
-        result = run_debug(project, home, timeout=120)
-        requests = len(simulator.requests)
-    assert result.returncode != 0
-    assert message in result.stdout, result.stdout[-3000:]
-    print(*[line for line in result.stdout.splitlines() if message in line][:1])
-    assert requests == 0
-    assert_no_key(project, {*SITE_KEYS.values(), SHARED_KEY}, result.stdout)
+    simulator = Simulator(three_sites())
+    connection = Connection(simulator, configuration_for(simulator, **overrides))
+    synced = connection.sync()
+    assert synced.error is not None
+    assert message in str(synced.error), synced.output[-3000:]
+    print(synced.error)
+    assert simulator.requests == []
+    assert_no_key_written(connection, {*SITE_KEYS.values(), SHARED_KEY}, synced)
 
 
 def test_clear_text_to_another_host_is_refused_and_https_suggested() -> None:
@@ -353,28 +391,25 @@ def test_clear_text_to_another_host_is_refused_and_https_suggested() -> None:
 # ------------------------------------------------------------------------------------------------ legacy state
 
 
-def test_state_from_before_sync_rounds_reads_its_site_in_full(project: Path, home: Path) -> None:
+def test_state_from_before_sync_rounds_reads_its_site_in_full() -> None:
     """Rows saved before rounds carry none: resuming would leave them out of the round's snapshot."""
-    with serve_in_thread(three_sites()) as simulator:
-        resumed_site = simulator.config.sites[0]
-        base = simulator.base_url
-        legacy = {
-            "cursor": f"{base}/customer-api/v1/locations?site={resumed_site.name}&page%5Bsize%5D={PAGE_SIZE}"
-            "&page%5Bnumber%5D=3",
-            "pages": 2,
-        }
-        write_state(project, legacy)
-        write_configuration(project, sites_configuration(simulator))
-        result = run_debug(project, home, timeout=300)
-        truths = simulator.site_truths()
-        records = list(simulator.requests)
-
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert f"site {resumed_site.name!r}: saved progress predates sync rounds; reading the site in full" in result.stdout
-    assert of_site(records, resumed_site.name)[0].page == 1
-    landed = per_site(project / "files" / "warehouse.db")
+    simulator = Simulator(three_sites())
+    resumed_site = simulator.config.sites[0]
+    legacy = {
+        "cursor": f"{simulator.base_url}/customer-api/v1/locations?site={resumed_site.name}"
+        f"&page%5Bsize%5D={PAGE_SIZE}&page%5Bnumber%5D=3",
+        "pages": 2,
+    }
+    connection = Connection(simulator, sites_configuration(simulator), state=legacy)
+    started = time.monotonic()
+    synced = connection.sync()
+    assert synced.succeeded, synced.output[-3000:]
+    assert f"site {resumed_site.name!r}: saved progress predates sync rounds; reading the site in full" in synced.output
+    assert of_site(requests_since(simulator, started), resumed_site.name)[0].page == 1
+    landed = per_site(recorded(connection))
+    truths = simulator.site_truths()
     assert all(landed[name] == truths[name] for name in NAMES)
-    assert state_of(project).keys() == {"last_sync", "rounds"}
+    assert connection.state.keys() == {"last_sync", "rounds"}
 
 
 # ---------------------------------------------------------------------------------------------- connection test
