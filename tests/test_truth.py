@@ -7,6 +7,7 @@ connector's own logic: that runs in process (tests/connection.py)."""
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from tests.warehouse import Current, all_scans, column_pairs, current_snapshot, 
 from tools.fivetran_cli import run_debug, stage_project, write_configuration
 
 SITES = (SiteSpec("north", "key-north-7c1e", 30, seed=21), SiteSpec("south", "key-south-2b9d", 50, seed=22))
+NAMES = [spec.name for spec in SITES]
 PAGE_SIZE = 10  # south at version 2: the first copy of its key served twice on page 3, the later one on page 5
 
 
@@ -48,20 +50,35 @@ def sync(project: Path, home: Path) -> str:
     return result.stdout
 
 
-def test_after_the_api_changes_each_current_snapshot_is_exact_and_history_is_kept(tmp_path: Path, home: Path) -> None:
-    project = stage_project(tmp_path / "project")
+@pytest.fixture(scope="module")
+def synced_once(tmp_path_factory: pytest.TempPathFactory, home: Path) -> Path:
+    """A project after one sync of the sites' base data. Its rounds are complete, so the state names no endpoint:
+    the next sync may be against any simulator serving the same data. Each test syncs on from a copy."""
+    project = stage_project(tmp_path_factory.mktemp("synced-once") / "project")
+    with serve_in_thread(SimulatorConfig.of_sites(SITES)) as simulator:
+        write_configuration(project, configuration_for(simulator, sites=NAMES, page_size=PAGE_SIZE))
+        sync(project, home)
+    return project
+
+
+def copy_of(project: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(project, tmp_path / "project"))
+
+
+def test_after_the_api_changes_each_current_snapshot_is_exact_and_history_is_kept(
+    synced_once: Path, tmp_path: Path, home: Path
+) -> None:
+    project = copy_of(synced_once, tmp_path)
     database = project / "files" / "warehouse.db"
     with serve_in_thread(SimulatorConfig.of_sites(SITES)) as simulator:
-        names = [spec.name for spec in SITES]
-        write_configuration(project, configuration_for(simulator, sites=names, page_size=PAGE_SIZE))
-        sync(project, home)
+        write_configuration(project, configuration_for(simulator, sites=NAMES, page_size=PAGE_SIZE))
         first = serving(simulator)
         assert_current_is(database, first)
 
         simulator.set_data_version(2)
         log = sync(project, home)
         second = serving(simulator)
-        twice = {site: served_twice(simulator, site) for site in names}
+        twice = {site: served_twice(simulator, site) for site in NAMES}
         assert_current_is(database, second)
         after_change = table_rows(database)
 
@@ -84,14 +101,14 @@ def test_after_the_api_changes_each_current_snapshot_is_exact_and_history_is_kep
         assert log.count(f"duplicate location keys: {count} (each later copy is current)") == sites
 
 
-def test_a_failed_round_and_a_killed_one_leave_the_previous_snapshot_whole(tmp_path: Path, home: Path) -> None:
-    project = stage_project(tmp_path / "project")
+def test_a_failed_round_and_a_killed_one_leave_the_previous_snapshot_whole(
+    synced_once: Path, tmp_path: Path, home: Path
+) -> None:
+    project = copy_of(synced_once, tmp_path)
     database = project / "files" / "warehouse.db"
     with serve_in_thread(SimulatorConfig.of_sites(SITES)) as simulator:
-        names = [spec.name for spec in SITES]
-        one_page_at_a_time = configuration_for(simulator, sites=names, concurrency=1, page_size=PAGE_SIZE)
+        one_page_at_a_time = configuration_for(simulator, sites=NAMES, concurrency=1, page_size=PAGE_SIZE)
         write_configuration(project, one_page_at_a_time)
-        sync(project, home)
         first = serving(simulator)
 
         simulator.set_data_version(2)  # south fails after two pages of the changed data
@@ -150,13 +167,12 @@ def test_keys_a_warehouse_would_merge_stay_apart_or_are_counted(tmp_path: Path, 
 
 def test_a_site_finished_earlier_in_the_round_is_synced_again_when_its_endpoint_changed() -> None:
     simulator = Simulator(SimulatorConfig.of_sites(SITES))
-    names = [spec.name for spec in SITES]
-    connection = Connection(simulator, configuration_for(simulator, sites=names, page_size=PAGE_SIZE, max_pages=4))
+    connection = Connection(simulator, configuration_for(simulator, sites=NAMES, page_size=PAGE_SIZE, max_pages=4))
     assert connection.sync().succeeded  # south stops at max_pages; north (3 pages) finishes: the round goes on
     assert "finished" in connection.state["sites"]["north"]
 
     connection.configuration = configuration_for(
-        simulator, sites=names, page_size=PAGE_SIZE, max_pages=4, customer="acme"
+        simulator, sites=NAMES, page_size=PAGE_SIZE, max_pages=4, customer="acme"
     )
     before = len(simulator.requests)
     synced = connection.sync()
