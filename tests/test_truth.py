@@ -2,8 +2,9 @@
 the API serves now, every scan ever served stays as history, and an unchanged re-sync adds nothing. The real
 `fivetran debug` writes a real DuckDB file, read with the documented current-snapshot query; the simulator says what it
 serves, in its own words. Its sites are as small as still shows every kind of change (changes.py: one of each kind in
-every 50 locations), on pages of 10. Whether a finished site is synced again when its endpoint changed is the
-connector's own logic: that runs in process (tests/connection.py)."""
+every 50 locations), on pages of 10, and the tests of changing data sync on from one first sync, copied. Whether a
+finished site is synced again when its endpoint changed is the connector's own logic: that runs in process
+(tests/connection.py)."""
 
 from __future__ import annotations
 
