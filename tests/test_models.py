@@ -107,6 +107,8 @@ def served_ever() -> dict[Identity, Scan]:
     }
 
 
+# The sites `fivetran debug` syncs: over 30 locations each, so that the changed data has every kind of change (one of
+# each in every 50 locations, changes.py), a key served twice included; on pages of 20.
 SYNCED = (SiteSpec("north-dc", "sk-north-1a2b3c", 60, seed=21), SiteSpec("south-dc", "sk-south-4d5e6f", 40, seed=22))
 Served = dict[str, dict[LocationKey, list[dict[str, Any]]]]  # site: location key: its expected objects
 
