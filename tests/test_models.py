@@ -1,10 +1,18 @@
-"""The dbt models over warehouses written to the connector's contract: every model against values computed here
-from the scans each round served, after changing data, a failed and a running round, and across two schemas."""
+"""The dbt models, built by one `dbt build` over three schemas of one DuckDB file, unioned (a dbt run is the slow
+part, so every test reads the same build):
+
+- two schemas written here to the connector's contract, round by round: every model against values computed here from
+  the scans each round served, after changing data, a failed and a running round, and across two schemas;
+- one the real `fivetran debug` wrote, end to end: it synced two sites of the simulator, their data changed, a second
+  sync; the current models must equal what the API serves now, read page by page with a plain HTTP client.
+"""
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,9 +20,12 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.api_reader import LocationKey
+from dexory_simulator import Simulator, SimulatorConfig, SiteSpec, serve_in_thread
+from tests.api_reader import LocationKey, current_lists, every_location
+from tests.conftest import configuration_for
 from tests.contract_warehouse import Round, Scan, write_rounds
-from tools.models import MODELS_SCHEMA, dbt_build
+from tools.fivetran_cli import run_debug, stage_project, write_configuration
+from tools.models import MODELS_SCHEMA, SOURCE_SCHEMA, dbt_build
 
 START = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 MONDAY = datetime(2026, 11, 16, 9, 30, 15, 250_000, tzinfo=UTC)
@@ -96,27 +107,63 @@ def served_ever() -> dict[Identity, Scan]:
     }
 
 
-@pytest.fixture(scope="module")
-def build_started() -> datetime:
-    """Before the build: the models' clock-based columns are read between this and the test's own now."""
-    return datetime.now(UTC)
+# The sites `fivetran debug` syncs: over 30 locations each, so that the changed data has every kind of change (one of
+# each in every 50 locations, changes.py), a key served twice included; on pages of 20.
+SYNCED = (SiteSpec("north-dc", "sk-north-1a2b3c", 60, seed=21), SiteSpec("south-dc", "sk-south-4d5e6f", 40, seed=22))
+Served = dict[str, dict[LocationKey, list[dict[str, Any]]]]  # site: location key: its expected objects
+
+
+@dataclass(frozen=True)
+class Built:
+    database: Path
+    started: datetime  # just before the build: the models' clock-based columns are read between this and a test's now
+    before: Served  # what the API served at the first sync
+    after: Served  # what it serves now
+    served_twice: dict[str, int]  # per site, location keys it serves twice now
+
+
+def read_api(simulator: Simulator) -> dict[str, list[dict[str, Any]]]:
+    return {site.name: every_location(simulator.base_url, site.name, site.api_key) for site in SYNCED}
+
+
+def sync(project: Path, home: Path) -> None:
+    result = run_debug(project, home, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:]
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, build_started: datetime) -> Path:
-    """One `dbt build` (the models, then their dbt tests) over both schemas, unioned."""
+def built(tmp_path_factory: pytest.TempPathFactory, home: Path) -> Built:
+    """`fivetran debug` syncs version 1, the data changes, it syncs again; the schemas written here go into the same
+    file; then one `dbt build` (the models, then their dbt tests) over the three, unioned. A directory of its own
+    (per pytest-xdist worker too) holds the warehouse and dbt's target."""
     work = tmp_path_factory.mktemp("models")
-    database = work / "warehouse.db"
+    project = stage_project(work / "project")
+    with serve_in_thread(SimulatorConfig.of_sites(SYNCED)) as simulator:
+        write_configuration(project, configuration_for(simulator, sites=[site.name for site in SYNCED], page_size=20))
+        sync(project, home)
+        before = read_api(simulator)
+        simulator.set_data_version(2)
+        sync(project, home)
+        after = read_api(simulator)
+    database = project / "files" / "warehouse.db"
     for schema, rounds in SCHEMAS.items():
         write_rounds(str(database), schema, rounds)
-    result = dbt_build(database, list(SCHEMAS), work=work, quiet=True)
+    started = datetime.now(UTC)
+    result = dbt_build(database, [*SCHEMAS, SOURCE_SCHEMA], work=work, quiet=True)
     assert result.returncode == 0, result.stdout[-4000:]
-    return database
+    return Built(
+        database,
+        started,
+        before={site: current_lists(items) for site, items in before.items()},
+        after={site: current_lists(items) for site, items in after.items()},
+        served_twice={site: len(items) - len(current_lists(items)) for site, items in after.items()},
+    )
 
 
-def rows(database: Path, model: str) -> list[dict[str, Any]]:
-    with duckdb.connect(str(database), read_only=True) as db:
-        relation = db.sql(f"SELECT * FROM {MODELS_SCHEMA}.{model}")
+def rows(built: Built, model: str) -> list[dict[str, Any]]:
+    """The rows of `model` but those of the synced schema: the written schemas' (and any a model made up)."""
+    with duckdb.connect(str(built.database), read_only=True) as db:
+        relation = db.sql(f"SELECT * FROM {MODELS_SCHEMA}.{model} WHERE source_relation <> '{SOURCE_SCHEMA}'")
         return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
 
 
@@ -130,9 +177,9 @@ def location_id(row: dict[str, Any]) -> Identity:
     return row["source_relation"], row["site"], key
 
 
-def test_current_locations_are_what_each_site_last_served_in_full(built: Path, build_started: datetime) -> None:
+def test_current_locations_are_what_each_site_last_served_in_full(built: Built) -> None:
     truth = served_now()
-    days = {build_started.date(), datetime.now(UTC).date()}
+    days = {built.started.date(), datetime.now(UTC).date()}
     landed = {location_id(row): row for row in rows(built, "dexory__locations_current")}
     assert landed.keys() == truth.keys()
     for identity, row in landed.items():
@@ -142,7 +189,7 @@ def test_current_locations_are_what_each_site_last_served_in_full(built: Path, b
     assert {site for schema, site, _ in landed if schema == "fleet_a"} == {"north", "south"}  # east: never complete
 
 
-def test_expected_stock_counts_and_sums_each_current_list(built: Path) -> None:
+def test_expected_stock_counts_and_sums_each_current_list(built: Built) -> None:
     truth = {
         identity: (len(item.quantities), sum(q for q in item.quantities if q is not None))
         for identity, item in served_now().items()
@@ -159,7 +206,7 @@ def test_expected_stock_counts_and_sums_each_current_list(built: Path) -> None:
     assert landed["fleet_a", "north", ("A-7", "rack", "A01", TUESDAY)] == (2, 16_777_217 + 1_234_567.89)  # exact
 
 
-def test_expected_objects_are_the_current_lists_position_by_position(built: Path) -> None:
+def test_expected_objects_are_the_current_lists_position_by_position(built: Built) -> None:
     truth = {
         (*identity, index): quantity
         for identity, item in served_now().items()
@@ -172,7 +219,7 @@ def test_expected_objects_are_the_current_lists_position_by_position(built: Path
     assert landed == truth
 
 
-def test_site_status_tells_each_sites_last_complete_and_latest_round(built: Path, build_started: datetime) -> None:
+def test_site_status_tells_each_sites_last_complete_and_latest_round(built: Built) -> None:
     now = datetime.now(UTC)
     landed = {(row["source_relation"], row["site"]): row for row in rows(built, "dexory__site_status")}
     latest = {(schema, item.site): item for schema, rounds in SCHEMAS.items() for item in rounds}
@@ -193,13 +240,13 @@ def test_site_status_tells_each_sites_last_complete_and_latest_round(built: Path
         assert row["last_complete_round_locations"] == len(done.scans)
         assert row["last_complete_round_objects"] == sum(len(item.quantities) for item in done.scans)
         assert row["last_complete_round_duplicate_keys"] == len(done.scans) - len({item.key for item in done.scans})
-        minutes = [int((moment - finished).total_seconds() // 60) for moment in (build_started, now)]
+        minutes = [int((moment - finished).total_seconds() // 60) for moment in (built.started, now)]
         assert minutes[0] <= row["minutes_since_last_complete"] <= minutes[1]
     assert landed["fleet_a", "north"]["latest_round_status"] == "failed"
     assert landed["fleet_a", "east"]["last_complete_round_started_at"] is None
 
 
-def test_daily_scan_summary_counts_every_scan_ever_served(built: Path) -> None:
+def test_daily_scan_summary_counts_every_scan_ever_served(built: Built) -> None:
     days: dict[tuple[str, str, date], list[Scan]] = defaultdict(list)
     for (schema, site, _), item in served_ever().items():
         days[schema, site, item.scan_date.date()].append(item)
@@ -218,7 +265,7 @@ def test_daily_scan_summary_counts_every_scan_ever_served(built: Path) -> None:
         assert row["average_occupancy"] == (sum(occupancies) / len(occupancies) if occupancies else None)
 
 
-def test_daily_status_counts_every_scan_ever_served(built: Path) -> None:
+def test_daily_status_counts_every_scan_ever_served(built: Built) -> None:
     truth = Counter(
         (schema, site, item.scan_date.date(), item.status_type, item.status)
         for (schema, site, _), item in served_ever().items()
@@ -232,7 +279,7 @@ def test_daily_status_counts_every_scan_ever_served(built: Path) -> None:
     assert landed == dict(truth)
 
 
-def test_a_union_is_the_sum_of_its_schemas(built: Path) -> None:
+def test_a_union_is_the_sum_of_its_schemas(built: Built) -> None:
     """Each schema's rows are its own: per schema, as many current rows and as much stock as it alone served."""
     landed: Counter[str] = Counter()
     quantity: Counter[str] = Counter()
@@ -244,3 +291,82 @@ def test_a_union_is_the_sum_of_its_schemas(built: Path) -> None:
         mine = [item for (owner, _, _), item in truth.items() if owner == schema]
         assert landed[schema] == len(mine)
         assert quantity[schema] == sum(q for item in mine for q in item.quantities if q is not None)
+
+
+# What the real `fivetran debug` synced: its schema of the build, its sites, against what the API served.
+
+
+def synced_rows(built: Built, model: str, columns: str) -> list[tuple[Any, ...]]:
+    """`columns` of the rows of `model` that come from the synced schema."""
+    with duckdb.connect(str(built.database), read_only=True) as db:
+        sql = f"SELECT {columns} FROM {MODELS_SCHEMA}.{model} WHERE source_relation = '{SOURCE_SCHEMA}'"
+        return db.execute(sql).fetchall()
+
+
+def quantity(objects: list[dict[str, Any]]) -> float:
+    return math.fsum(item["quantity"] for item in objects if item.get("quantity") is not None)
+
+
+def test_the_change_changed_what_the_api_serves(built: Built) -> None:
+    before, after = built.before, built.after
+    assert all(before[site.name] != after[site.name] for site in SYNCED)
+
+
+def test_current_stock_is_what_the_api_serves_now(built: Built) -> None:
+    landed: dict[str, dict[LocationKey, tuple[int, float]]] = {site.name: {} for site in SYNCED}
+    for site, name, location_type, aisle, scan_date, objects, total in synced_rows(
+        built,
+        "dexory__expected_stock_current",
+        "site, name, location_type, aisle, scan_date, expected_objects, expected_quantity",
+    ):
+        landed[site][name, location_type, aisle, scan_date.replace(tzinfo=UTC)] = (objects, total)
+    for site in SYNCED:
+        truth = {key: (len(objects), quantity(objects)) for key, objects in built.after[site.name].items()}
+        assert landed[site.name].keys() == truth.keys()
+        for key, (objects, total) in truth.items():
+            assert landed[site.name][key][0] == objects
+            assert landed[site.name][key][1] == pytest.approx(total, rel=1e-12, abs=1e-9)
+
+
+def test_current_objects_are_the_apis_lists_position_by_position(built: Built) -> None:
+    landed = {
+        (site, name, location_type, aisle, scan_date.replace(tzinfo=UTC), index): quantity
+        for site, name, location_type, aisle, scan_date, index, quantity in synced_rows(
+            built,
+            "dexory__expected_objects_current",
+            "site, name, location_type, aisle, scan_date, object_index, quantity",
+        )
+    }
+    truth = {
+        (site, *key, index): item.get("quantity")
+        for site, lists in built.after.items()
+        for key, objects in lists.items()
+        for index, item in enumerate(objects)
+    }
+    assert landed == truth
+
+
+def test_current_locations_and_site_status_agree_with_the_api(built: Built) -> None:
+    counts = Counter(site for (site,) in synced_rows(built, "dexory__locations_current", "site"))
+    assert counts == {site.name: len(built.after[site.name]) for site in SYNCED}
+    status = {
+        site: (latest, twice)
+        for site, latest, twice in synced_rows(
+            built, "dexory__site_status", "site, latest_round_status, last_complete_round_duplicate_keys"
+        )
+    }
+    assert status == {site: ("complete", twice) for site, twice in built.served_twice.items()}
+    assert all(built.served_twice.values())  # the changed data serves some keys twice
+
+
+def test_the_scan_history_holds_every_scan_ever_served(built: Built) -> None:
+    before, after = built.before, built.after
+    days = synced_rows(built, "dexory__scan_summary_daily", "site, scan_day, locations_scanned")
+    landed: Counter[str] = Counter()
+    for site, _, scanned in days:
+        landed[site] += scanned
+    assert landed == {site.name: len(before[site.name].keys() | after[site.name].keys()) for site in SYNCED}
+    per_day = Counter(
+        (site.name, key[3].date()) for site in SYNCED for key in before[site.name].keys() | after[site.name].keys()
+    )
+    assert {(site, day): scanned for site, day, scanned in days} == dict(per_day)
