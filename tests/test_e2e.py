@@ -22,8 +22,8 @@ def test_full_sync_lands_the_ground_truth(tmp_path: Path, home: Path) -> None:
     config = SimulatorConfig(locations=300, seed=11, api_key=TEST_KEY, latency_ms=5)
     project = stage_project(tmp_path / "project")
     with serve_in_thread(config) as simulator:
-        # page_size 30: about 110 rows a page, so a checkpoint every other page or so
-        write_configuration(project, configuration_for(simulator, page_size=30, checkpoint_max_rows=200))
+        # page_size 30: about 110 rows a page, so a checkpoint every 5 pages or so (each costs the SDK a flush)
+        write_configuration(project, configuration_for(simulator, page_size=30, checkpoint_max_rows=500))
         result = run_debug(project, home, timeout=300, log_path=tmp_path / "debug.log")
         truth = simulator.ground_truth()
     assert result.returncode == 0, result.stdout[-3000:]
@@ -42,7 +42,7 @@ def test_full_sync_lands_the_ground_truth(tmp_path: Path, home: Path) -> None:
     assert "SYNC SUCCEEDED" in log
     saved = checkpoints(log)  # the opening one, those by the row bound mid-sync, and the closing one
     mid_sync = [state for state in saved[1:-1] if "cursor" in state.get("sites", {}).get(config.site, {})]
-    assert len(mid_sync) >= 3 and saved[-1] == state
+    assert mid_sync and saved[-1] == state
     assert not dependency_complaints(log)  # pipreqs resolved every import locally: no retries, no SEVERE lines
     assert TEST_KEY not in log and TEST_KEY not in json.dumps(state)
 
