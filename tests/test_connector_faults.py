@@ -23,6 +23,7 @@ from dexory_async.tables import LOCATIONS
 from dexory_simulator import FaultPlan, GroundTruth, Simulator, SimulatorConfig, serve_in_thread
 from tests.conftest import TEST_KEY, WRONG_KEY, assert_no_key, configuration_for, requests_since
 from tests.connection import Connection, Synced
+from tests.debug_process import site_entry
 from tests.reliability import record, rows, truth_rows
 from tools.fivetran_cli import run_debug, write_configuration
 
@@ -50,14 +51,6 @@ def assert_no_key_written(connection: Connection, *runs: Synced) -> None:
     assert TEST_KEY not in json.dumps([connection.sink.writes, connection.sink.checkpoints], default=str)
 
 
-def site_entry(state: dict[str, object], site: str = "demo-site") -> dict[str, object]:
-    sites = state.get("sites", {})
-    assert isinstance(sites, dict)
-    entry = sites.get(site, {})
-    assert isinstance(entry, dict)
-    return entry
-
-
 # -------------------------------------------------------------------------------------------- failure and resume
 
 
@@ -78,7 +71,7 @@ def test_a_sync_stopped_mid_page_resumes_from_its_last_checkpoint_without_skippi
     by_the_row_bound = [state for state in stopped.checkpoints[1:-1] if "cursor" in site_entry(state)]
     assert len(by_the_row_bound) >= 2  # checkpoints mid-sync before the failure, then the one saving progress
     entry = site_entry(connection.state)
-    cursor = URL(str(entry["cursor"]))
+    cursor = URL(entry["cursor"])
     resume_page = page_number(cursor)
     assert resume_page is not None and 1 < resume_page < pages_in_total  # stopped mid-sync, not after the end
     assert entry["pages"] == resume_page - 1  # the cursor is the page after the last one counted
@@ -141,7 +134,7 @@ def test_exhausted_retries_fail_the_sync_and_the_next_one_resumes(request: pytes
     assert requests_of_failed_sync <= 8 + 1 + 3  # pages 1-8, the retry, what was fetched ahead
     after_failure = failed.checkpoints[-1]
     entry = site_entry(after_failure)
-    assert page_number(URL(str(entry["cursor"]))) == 8  # progress saved up to the failing page
+    assert page_number(URL(entry["cursor"])) == 8  # progress saved up to the failing page
     assert "last_sync" in after_failure  # the round ended: only the failed site resumes
     assert (kept.locations, entry["locations"], entry["pages"]) == (700, 700, 7)
 
@@ -177,7 +170,7 @@ def test_a_link_to_another_origin_fails_the_sync_and_keeps_progress(request: pyt
     assert f"refusing to follow links.next to host {foreign.host}:{foreign.port}" in result.output
     assert foreign.requests == []  # not one request reached the other host, so certainly not the key
     entry = site_entry(connection.state)
-    assert page_number(URL(str(entry["cursor"]))) == 5  # the page whose link was refused is re-read next time
+    assert page_number(URL(entry["cursor"])) == 5  # the page whose link was refused is re-read next time
     kept = connection.landed()
     assert kept.locations == 500  # pages 1-5 landed...
     assert entry["pages"] == 4  # ...and page 5, read again next time, is not counted twice
