@@ -7,6 +7,7 @@ one seed common to every site, so several sites can serve locations whose keys a
 
 from __future__ import annotations
 
+import functools
 import random
 import string
 from collections.abc import Iterator
@@ -124,6 +125,7 @@ def locations(seed: int, start: int, stop: int, shared: int = 0) -> Iterator[dic
     return (location(seed, index, shared) for index in range(start, stop))
 
 
+@functools.cache  # counted once per site shape: tests ask for it again and again
 def ground_truth(seed: int, count: int) -> GroundTruth:
     """Rows a correct sync of a site of `count` locations lands (the same with shared keys, which only change keys)."""
     objects = sum(len(item["expected_inventory_objects"]) for item in locations(seed, 0, count))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from yarl import URL
 
 from dexory_async.config import Settings, parse_settings
 from dexory_async.errors import ConnectionFailed
@@ -67,12 +68,18 @@ T = TypeVar("T")
 CHECKPOINT_LINE = "checkpoint recorded: "
 
 
-def in_memory(simulator: Simulator) -> MockTransport:
-    """A transport on which `simulator` answers every request, as over a socket but without one (never started)."""
+def in_memory(simulator: Simulator, *others: Simulator) -> MockTransport:
+    """A transport on which `simulator`, and each of `others`, answers the requests to its own origin, as over a
+    socket but without one (never started: give each another port for another origin); a request to any other
+    origin fails as a host that does not answer would."""
+    hosts = {URL(host.base_url).origin(): host for host in (simulator, *others)}
 
     async def answer(request: Request) -> Response:
+        host = hosts.get(request.url.origin())
+        if host is None:
+            raise ConnectionFailed(f"ClientConnectorError: cannot connect to {request.url.origin()}", url=request.shown)
         try:
-            response = await simulator.respond(request.url.raw_path_qs)
+            response = await host.respond(request.url.raw_path_qs)
         except ConnectionResetError as error:
             raise ConnectionFailed(f"ClientOSError: {error}", url=request.shown) from None
         assert response.body is not None and isinstance(response.body, bytes)

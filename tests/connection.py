@@ -41,12 +41,18 @@ class Connection:
     configuration: dict[str, str]
     sink: RecordingSink = field(default_factory=RecordingSink)
     state: dict[str, Any] = field(default_factory=dict)
+    other_hosts: tuple[Simulator, ...] = ()  # also answering, each at its own origin (see `in_memory`)
 
     def sync(self) -> Synced:
         logs, saved = len(self.sink.logs), len(self.sink.checkpoints)
         error: Exception | None = None
         try:
-            connector.sync(self.configuration, self.state, self.sink, transport=lambda: in_memory(self.simulator))
+            connector.sync(
+                self.configuration,
+                self.state,
+                self.sink,
+                transport=lambda: in_memory(self.simulator, *self.other_hosts),
+            )
         except Exception as failure:  # how the sync ended is what the test asserts on
             error = failure
         checkpoints = [state for _, state in self.sink.checkpoints[saved:]]

@@ -1,4 +1,5 @@
-"""Running `fivetran debug` as a process the test can watch and kill mid-sync, and reading the state it leaves."""
+"""Running `fivetran debug` as a process the test can watch and kill mid-sync, and reading the state it leaves (or a
+checkpoint of a connection run in process holds)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,12 @@ def state_of(project: Path) -> dict[str, Any]:
 
 
 def site_state(project: Path, site: str = "demo-site") -> dict[str, Any]:
-    entry: dict[str, Any] = state_of(project).get("sites", {}).get(site, {})
+    return site_entry(state_of(project), site)
+
+
+def site_entry(state: dict[str, Any], site: str = "demo-site") -> dict[str, Any]:
+    """What `state` (a checkpoint's, or state.json's) holds of `site`: its cursor and counts while it resumes."""
+    entry: dict[str, Any] = state.get("sites", {}).get(site, {})
     return entry
 
 

@@ -1,17 +1,17 @@
-"""Checkpoints and failures of a whole sync: `Sync`'s checkpoint cadence on a fake clock, then the real `fivetran
-debug` on a staged project, killed, failing and resuming, over sockets.
+"""Failures of a whole sync and the resume after them: a connection run in process (`tests.connection`), every line
+`update()` runs against the simulator in memory; and bad input through the real `fivetran debug` on a staged project,
+as the user sees it.
 
-A checkpoint is taken once `checkpoint_max_rows` rows were written since the last one, or once
-`checkpoint_interval_seconds` passed, never in the middle of a page, and it always resumes each site at the page
-after its last fully upserted one. A sync killed with SIGKILL resumes from its last checkpoint and ends with exactly
-the ground truth; a site that runs out of retries, or meets a link to another origin, fails the sync with a message
-that names the cause and keeps its progress; bad input fails fast. In every run the API key's value appears in no
-output, state file or crash report.
+A sync whose warehouse fails mid-page saves its progress and the next one resumes at the page after the last one
+fully upserted (a real SIGKILL mid-sync is in tests/test_multisite.py); a site that runs out of retries, or meets a
+link to another origin, fails the sync with a message that names the cause and keeps its progress; bad input fails
+fast. The API key's value appears in no output, checkpoint or written row, nor, through `fivetran debug`, in any
+file or crash report.
 """
 
 from __future__ import annotations
 
-import signal
+import json
 import time
 from pathlib import Path
 
@@ -19,14 +19,15 @@ import pytest
 from yarl import URL
 
 from dexory_async.links import page_number
-from dexory_simulator import FaultPlan, Simulator, SimulatorConfig, serve_in_thread
-from tests.conftest import PAGE_SIZE, TEST_KEY, WRONG_KEY, assert_no_key, configuration_for, requests_since, wait_until
-from tests.debug_process import StreamedDebug, site_state, state_of
+from dexory_async.tables import LOCATIONS
+from dexory_simulator import FaultPlan, GroundTruth, Simulator, SimulatorConfig, serve_in_thread
+from tests.conftest import TEST_KEY, WRONG_KEY, assert_no_key, configuration_for, requests_since
+from tests.connection import Connection, Synced
+from tests.debug_process import site_entry
 from tests.reliability import record, rows, truth_rows
-from tests.warehouse import Landed, landed, landed_per_site
 from tools.fivetran_cli import run_debug, write_configuration
 
-# ---------------------------------------------------------------------------------------------------- fivetran debug
+# ---------------------------------------------------------------------------------------------------- in process
 
 
 def query_without_key(url: URL | dict[str, str]) -> dict[str, str]:
@@ -34,161 +35,152 @@ def query_without_key(url: URL | dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in query.items() if k != "api_key"}
 
 
-def assert_ground_truth(database: Path, simulator: Simulator) -> Landed:
-    """Every row of every site exactly once: the counts of each site are the simulator's, and no key repeats."""
-    truth = simulator.ground_truth()
-    rows_landed = landed(database)
-    assert (rows_landed.locations, rows_landed.objects) == (truth.locations, truth.objects)
-    assert rows_landed.distinct_location_keys == rows_landed.locations  # the primary key is unique
-    assert rows_landed.orphan_objects == 0 and rows_landed.null_keys == 0
-    per_site = landed_per_site(database)
-    assert {site: (counts.locations, counts.objects) for site, counts in per_site.items()} == {
-        site: (site_truth.locations, site_truth.objects) for site, site_truth in simulator.site_truths().items()
-    }
-    return rows_landed
+def assert_ground_truth(connection: Connection) -> GroundTruth:
+    """Every row of every site in the warehouse: the counts of each site are the simulator's."""
+    simulator = connection.simulator
+    landed = connection.landed()
+    assert landed == simulator.ground_truth()
+    assert {site: connection.landed(site) for site in simulator.site_truths()} == simulator.site_truths()
+    return landed
 
 
-# -------------------------------------------------------------------------------------------------- kill and resume
+def assert_no_key_written(connection: Connection, *runs: Synced) -> None:
+    """The key in no log line or error, no checkpoint and no row the warehouse was sent."""
+    for run in runs:
+        assert TEST_KEY not in run.output, "an API key leaked into the sync's output"
+    assert TEST_KEY not in json.dumps([connection.sink.writes, connection.sink.checkpoints], default=str)
 
 
-def test_a_killed_sync_resumes_from_its_last_checkpoint_without_skipping_a_page(
-    project: Path, home: Path, request: pytest.FixtureRequest
+# -------------------------------------------------------------------------------------------- failure and resume
+
+
+def test_a_sync_stopped_mid_page_resumes_from_its_last_checkpoint_without_skipping_a_page(
+    request: pytest.FixtureRequest,
 ) -> None:
-    config = SimulatorConfig(locations=2_500, seed=21, api_key=TEST_KEY, latency_ms=60)
-    pages_in_total = -(-config.locations // PAGE_SIZE)
-    with serve_in_thread(config) as simulator:
-        # About 370 rows a page: a checkpoint every other page, by the row bound (the 60 s interval never comes).
-        write_configuration(project, configuration_for(simulator, concurrency=2, checkpoint_max_rows=500))
-        first = StreamedDebug(project, home)
-        try:
-            checkpointed = wait_until(
-                lambda: (
-                    first.process.poll() is not None
-                    or (first.count("checkpoint recorded") >= 2 and "cursor" in site_state(project))
-                ),
-                timeout=60,
-            )
-            assert checkpointed and first.process.poll() is None, f"no checkpoint to kill at:\n{first.output[-3000:]}"
-        finally:
-            first.kill()
-        assert first.process.returncode == -signal.SIGKILL
-        killed_after = first.count("checkpoint recorded")
-        checkpoint = site_state(project)  # the last checkpoint before the kill (state.json is replaced atomically)
-        cursor = URL(checkpoint["cursor"])
-        resume_page = page_number(cursor)
-        assert resume_page is not None and 1 < resume_page < pages_in_total  # killed mid-sync, not after the end
-        assert checkpoint["pages"] == resume_page - 1  # the cursor is the page after the last one counted
-        requested_before_kill = {r.page for r in simulator.requests}
+    page_size = 50
+    simulator = Simulator(SimulatorConfig(locations=500, seed=21, api_key=TEST_KEY))
+    pages_in_total = -(-simulator.config.locations // page_size)
+    # About 185 rows a page: a checkpoint every other page, by the row bound (the 60 s interval never comes); the
+    # warehouse fails on row 1,000, in the middle of page 6 or so, with pages fetched ahead.
+    configuration = configuration_for(simulator, page_size=page_size, concurrency=2, checkpoint_max_rows=250)
+    connection = Connection(simulator, configuration)
+    connection.sink.fail_at_row = 1_000
+    stopped = connection.sync()
+    assert isinstance(stopped.error, RuntimeError) and "the warehouse is down" in str(stopped.error)
+    assert "sync failed; progress saved" in stopped.output
+    by_the_row_bound = [state for state in stopped.checkpoints[1:-1] if "cursor" in site_entry(state)]
+    assert len(by_the_row_bound) >= 2  # checkpoints mid-sync before the failure, then the one saving progress
+    entry = site_entry(connection.state)
+    cursor = URL(entry["cursor"])
+    resume_page = page_number(cursor)
+    assert resume_page is not None and 1 < resume_page < pages_in_total  # stopped mid-sync, not after the end
+    assert entry["pages"] == resume_page - 1  # the cursor is the page after the last one counted
+    assert entry["locations"] == (resume_page - 1) * page_size
+    written_before = len(connection.sink.rows_of(LOCATIONS))
+    assert written_before > entry["locations"]  # part of the cursor's page was written: it is read again in full
+    requested_before = {r.page for r in simulator.requests}
 
-        resumed_at = time.monotonic()  # every request of the earlier run arrived before this
-        second = run_debug(project, home, timeout=120, log_path=project.parent / "debug-resumed.log")
-        second_requests = requests_since(simulator, resumed_at)
+    connection.sink.fail_at_row = None  # the warehouse is back
+    resumed_at = time.monotonic()  # every request of the earlier sync arrived before this
+    resumed = connection.sync()
+    resumed_requests = requests_since(simulator, resumed_at)
 
-    (project.parent / "debug-killed.log").write_text(first.output)
-    assert second.returncode == 0, second.stdout[-3000:]
-    assert "resuming the interrupted sync" in second.stdout and "SYNC SUCCEEDED" in second.stdout
-    assert second_requests[0].page == resume_page  # the checkpointed page came first, not page 1
-    assert query_without_key(second_requests[0].query) == query_without_key(cursor)
+    assert resumed.succeeded, resumed.output[-3000:]
+    assert "resuming the interrupted sync" in resumed.output
+    assert resumed_requests[0].page == resume_page  # the checkpointed page came first, not page 1
+    assert query_without_key(resumed_requests[0].query) == query_without_key(cursor)
     # nothing before the checkpoint again, and every page from it to the end exactly once
-    assert sorted(r.page or 0 for r in second_requests) == list(range(resume_page, pages_in_total + 1))
-    assert set(range(1, resume_page)) <= requested_before_kill  # the pages before it came from the killed run
-    rows_landed = assert_ground_truth(project / "files" / "warehouse.db", simulator)
-    assert set(state_of(project)) == {"last_sync", "rounds"}
-    assert_no_key(project, {TEST_KEY}, first.output, second.stdout)
+    assert sorted(r.page or 0 for r in resumed_requests) == list(range(resume_page, pages_in_total + 1))
+    assert set(range(1, resume_page)) <= requested_before  # the pages before it came from the stopped sync
+    landed = assert_ground_truth(connection)
+    truth = simulator.ground_truth()
+    # every location written once, but for the part of the cursor's page written before the failure
+    assert len(connection.sink.rows_of(LOCATIONS)) == truth.locations + written_before - entry["locations"]
+    assert set(connection.state) == {"last_sync", "rounds"}
+    assert_no_key_written(connection, stopped, resumed)
     record(
         request.node.nodeid,
-        f"`fivetran debug` SIGKILLed after {killed_after} checkpoints (checkpoint_max_rows 500)",
-        f"the next run logs 'resuming the interrupted sync' and starts at the checkpointed page {resume_page} "
-        f"of {pages_in_total}; lands everything once",
-        faults="SIGKILL x1",
+        "the warehouse fails on row 1,000, mid-page, after 2 checkpoints by the row bound (checkpoint_max_rows 250)",
+        f"saves progress; the next sync logs 'resuming the interrupted sync' and starts at page {resume_page} of "
+        f"{pages_in_total}, the one that failed mid-way; lands everything once",
+        faults="warehouse failure x1",
         retries=0,
         expected=truth_rows(simulator),
-        landed=rows(rows_landed.locations, rows_landed.objects),
+        landed=rows(landed.locations, landed.objects),
     )
 
 
 # ----------------------------------------------------------------------------------------------- exhausted retries
 
 
-def test_exhausted_retries_fail_the_sync_and_the_next_one_resumes(
-    project: Path, home: Path, request: pytest.FixtureRequest
-) -> None:
+def test_exhausted_retries_fail_the_sync_and_the_next_one_resumes(request: pytest.FixtureRequest) -> None:
     faults = FaultPlan.parse(["8:status=502@*"])
-    config = SimulatorConfig(locations=2_000, seed=22, api_key=TEST_KEY, faults=faults)
-    with serve_in_thread(config) as simulator:
-        write_configuration(project, configuration_for(simulator, max_retries=1, checkpoint_max_rows=1_000))
-        failed = run_debug(project, home, timeout=120, log_path=project.parent / "debug-failed.log")
-        after_failure = state_of(project)
-        database = project / "files" / "warehouse.db"
-        kept = landed(database)
-        injected = dict(faults.injected)
-        requests_of_failed_run = len(simulator.requests)
+    simulator = Simulator(SimulatorConfig(locations=1_000, seed=22, api_key=TEST_KEY, faults=faults))
+    connection = Connection(simulator, configuration_for(simulator, max_retries=1, checkpoint_max_rows=1_000))
+    failed = connection.sync()
+    kept = connection.landed()
+    injected = dict(faults.injected)
+    requests_of_failed_sync = len(simulator.requests)
 
-        faults.faults.clear()  # the server recovers
-        resumed_at = time.monotonic()  # every request of the earlier run arrived before this
-        second = run_debug(project, home, timeout=120, log_path=project.parent / "debug-resumed.log")
-        second_requests = requests_since(simulator, resumed_at)
+    faults.faults.clear()  # the server recovers
+    resumed_at = time.monotonic()  # every request of the earlier sync arrived before this
+    resumed = connection.sync()
+    resumed_requests = requests_since(simulator, resumed_at)
 
-    assert failed.returncode == 1, failed.stdout[-3000:]
-    assert "SYNC FAILED" in failed.stdout
-    assert "1 of 1 sites failed (0 synced): site 'demo-site': giving up on" in failed.stdout
-    assert "after 2 attempts; last error: HTTP 502 from the server" in failed.stdout
+    assert not failed.succeeded
+    assert "1 of 1 sites failed (0 synced): site 'demo-site': giving up on" in str(failed.error)
+    assert "after 2 attempts; last error: HTTP 502 from the server" in str(failed.error)
     assert injected == {"status": 2}  # page 8 twice: no retry beyond max_retries
-    assert requests_of_failed_run <= 8 + 1 + 3  # pages 1-8, the retry, what was fetched ahead
-    entry = after_failure["sites"]["demo-site"]
+    assert requests_of_failed_sync <= 8 + 1 + 3  # pages 1-8, the retry, what was fetched ahead
+    after_failure = failed.checkpoints[-1]
+    entry = site_entry(after_failure)
     assert page_number(URL(entry["cursor"])) == 8  # progress saved up to the failing page
     assert "last_sync" in after_failure  # the round ended: only the failed site resumes
     assert (kept.locations, entry["locations"], entry["pages"]) == (700, 700, 7)
 
-    assert second.returncode == 0, second.stdout[-3000:]
-    assert "resuming the interrupted sync" in second.stdout
-    assert second_requests[0].page == 8
-    rows_landed = assert_ground_truth(database, simulator)
-    assert_no_key(project, {TEST_KEY}, failed.stdout, second.stdout)
-    assert list((project / "crash-reports").glob("*.log"))  # there was a crash report to check
+    assert resumed.succeeded, resumed.output[-3000:]
+    assert "resuming the interrupted sync" in resumed.output
+    assert resumed_requests[0].page == 8
+    landed = assert_ground_truth(connection)
+    assert_no_key_written(connection, failed, resumed)
     record(
         request.node.nodeid,
-        "`fivetran debug` with page 8 answering 502 every time (max_retries 1)",
-        "exit 1, 'giving up … last error: HTTP 502'; state keeps the site's cursor (page 8); the next run resumes "
-        "there and completes",
+        "page 8 answering 502 every time (max_retries 1)",
+        "the sync fails with 'giving up … last error: HTTP 502'; state keeps the site's cursor (page 8); the next "
+        "sync resumes there and completes",
         faults=injected,
         retries=1,
         expected=truth_rows(simulator),
         landed=f"{rows(kept.locations, kept.objects)} after the failure; "
-        f"{rows(rows_landed.locations, rows_landed.objects)} after the resume",
+        f"{rows(landed.locations, landed.objects)} after the resume",
     )
 
 
 # ---------------------------------------------------------------------------------------------------- off-origin
 
 
-def test_a_link_to_another_origin_fails_the_sync_and_keeps_progress(
-    project: Path, home: Path, request: pytest.FixtureRequest
-) -> None:
-    with serve_in_thread(SimulatorConfig(locations=100, api_key=TEST_KEY)) as foreign:
-        faults = FaultPlan.parse([f"5:next_origin={foreign.base_url}"])
-        config = SimulatorConfig(locations=2_000, seed=23, api_key=TEST_KEY, faults=faults)
-        with serve_in_thread(config) as simulator:
-            write_configuration(project, configuration_for(simulator, checkpoint_max_rows=700))
-            result = run_debug(project, home, timeout=120, log_path=project.parent / "debug.log")
-        foreign_requests = list(foreign.requests)
+def test_a_link_to_another_origin_fails_the_sync_and_keeps_progress(request: pytest.FixtureRequest) -> None:
+    foreign = Simulator(SimulatorConfig(locations=100, api_key=TEST_KEY), port=8081)  # another origin, reachable
+    faults = FaultPlan.parse([f"5:next_origin={foreign.base_url}"])
+    simulator = Simulator(SimulatorConfig(locations=1_000, seed=23, api_key=TEST_KEY, faults=faults))
+    connection = Connection(simulator, configuration_for(simulator, checkpoint_max_rows=700), other_hosts=(foreign,))
+    result = connection.sync()
 
-    assert result.returncode == 1, result.stdout[-3000:]
-    assert f"refusing to follow links.next to host {foreign.host}:{foreign.port}" in result.stdout
-    assert foreign_requests == []  # not one request reached the other host, so certainly not the key
-    entry = site_state(project)
+    assert not result.succeeded
+    assert f"refusing to follow links.next to host {foreign.host}:{foreign.port}" in result.output
+    assert foreign.requests == []  # not one request reached the other host, so certainly not the key
+    entry = site_entry(connection.state)
     assert page_number(URL(entry["cursor"])) == 5  # the page whose link was refused is re-read next time
-    database = project / "files" / "warehouse.db"
-    kept = landed(database)
+    kept = connection.landed()
     assert kept.locations == 500  # pages 1-5 landed...
     assert entry["pages"] == 4  # ...and page 5, read again next time, is not counted twice
-    assert_no_key(project, {TEST_KEY}, result.stdout)
+    assert_no_key_written(connection, result)
     record(
         request.node.nodeid,
-        "`fivetran debug` where page 5's links.next points to another host",
-        "exit 1, 'refusing to follow links.next to host …'; pages 1-5 kept and checkpointed; the other host "
-        "receives no request",
-        faults=f"next_origin x1; foreign host requests: {len(foreign_requests)}",
+        "page 5's links.next points to another host",
+        "the sync fails with 'refusing to follow links.next to host …'; pages 1-5 kept and checkpointed; the other "
+        "host receives no request",
+        faults=f"next_origin x1; foreign host requests: {len(foreign.requests)}",
         retries=0,
         expected="pages 1-5 (500 locations), then the error",
         landed=rows(kept.locations, kept.objects),
@@ -223,6 +215,8 @@ def test_bad_input_fails_fast_with_a_clear_message(
     assert message in result.stdout
     assert len(simulator.requests) == requests  # at most the one request that was refused: no retry
     assert "; retry " not in result.stdout
+    assert "SYNC FAILED" in result.stdout
+    assert list((project / "crash-reports").glob("*.log"))  # there was a crash report to check for the key
     secret = overrides.get("site_api_key", TEST_KEY)
     assert_no_key(project, {secret}, result.stdout)
     record(

@@ -40,7 +40,7 @@ def working_tree_copy(dest: Path) -> Path:
 def test_debug_in_the_project_root_is_clean_and_lands_the_ground_truth(tmp_path: Path, home: Path) -> None:
     project = working_tree_copy(tmp_path / "project")
     assert (project / "tests").is_dir() and (project / "tools").is_dir()
-    with serve_in_thread(SimulatorConfig(locations=1_000, seed=8, api_key=TEST_KEY)) as simulator:
+    with serve_in_thread(SimulatorConfig(locations=200, seed=8, api_key=TEST_KEY)) as simulator:
         write_configuration(project, configuration_for(simulator))
         result = run_debug(project, home, timeout=300)
         truth = simulator.ground_truth()

@@ -132,10 +132,12 @@ def guard(caplog: pytest.LogCaptureFixture, clock: FakeClock) -> Iterator[KeyGua
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
-async def run(guard: KeyGuard, simulator: Simulator, **overrides: Any) -> Run:
-    """One extraction against `simulator`, in memory; how each site ended is kept for the key guard."""
+async def run(guard: KeyGuard, simulator: Simulator, *others: Simulator, **overrides: Any) -> Run:
+    """One extraction against `simulator`, in memory (`others` answering at their own origins); how each site ended
+    is kept for the key guard."""
     overrides.setdefault("request_timeout_seconds", 2)
-    result = await guard.clock.run(run_extract(settings_for(simulator, **overrides), in_memory(simulator)))
+    transport = in_memory(simulator, *others)
+    result = await guard.clock.run(run_extract(settings_for(simulator, **overrides), transport))
     for ended in result.ended.values():
         guard.keep(ended)
     return result
@@ -442,9 +444,9 @@ async def test_a_link_to_another_origin_is_refused_and_the_key_stays_home(
     guard: KeyGuard, page: int, concurrency: int, request: pytest.FixtureRequest
 ) -> None:
     foreign = guard.simulator(locations=100)
-    foreign.port = 8081  # another origin than the simulator's: never asked, so never answering
+    foreign.port = 8081  # another origin than the simulator's, answering there
     simulator = guard.simulator([f"{page}:next_origin={foreign.base_url}"], locations=1_000)
-    result = await run(guard, simulator, concurrency=concurrency)
+    result = await run(guard, simulator, foreign, concurrency=concurrency)
     end = result.end
     assert isinstance(end, LinkRefused)
     assert f"host {foreign.host}:{foreign.port}" in end.reason
@@ -567,10 +569,10 @@ def test_a_consumer_failure_during_a_429_pause_ends_promptly(guard: KeyGuard, ca
 def test_a_site_failure_with_requests_stalled_in_flight_ends_promptly(
     guard: KeyGuard, request: pytest.FixtureRequest
 ) -> None:
-    # Page 3 fails for good (its retry goes out after 1 s, long after page 5 was asked for); page 5 stalls.
+    # Page 3 fails for good (its retry goes out 0.2 s after its first answer; page 5, asked for with it, stalls).
     faults = ["3:status=502@*", "5:stall@*"]
     simulator = guard.simulator(faults, locations=5_000, latency_ms=10)
-    settings = settings_for(simulator, concurrency=4, max_retries=1, base_retry_delay=1, request_timeout_seconds=30)
+    settings = settings_for(simulator, concurrency=4, max_retries=1, base_retry_delay=0.2, request_timeout_seconds=30)
     with ExtractorThread(settings, first_pages(settings), transport=lambda: in_memory(simulator)) as extractor:
         items = list(extractor)
     assert wait_until(lambda: simulator.in_flight == 0)
