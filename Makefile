@@ -25,9 +25,9 @@ $(DBT_STAMP): dbt/requirements.txt
 	$(DBT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r dbt/requirements.txt
 	touch $(DBT_STAMP)
 
-# On every core: most of the time is end-to-end syncs, each its own `fivetran debug` process and simulator.
+# On every core, a module's tests on one worker, so a module fixture (one dbt build, one shared first sync) runs once.
 test: install models-env
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --dist loadscope
 
 lint: install
 	$(BIN)/ruff check .
