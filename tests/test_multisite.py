@@ -7,8 +7,9 @@ request is made.
 
 Two tests run the real `fivetran debug` into DuckDB, the simulator over a real socket: three sites, each with its own
 key, landing in the SDK's warehouse (whose primary key must keep the sites' rows apart), and a sync SIGKILLed mid-way
-that the next one resumes (only a real process can be killed). The rest run the whole sync in process
+that the next one resumes (only a real process can be killed). The syncs of the rest run in process
 (`tests.connection.Connection`), the simulator answering in memory: what they assert is the connector's own logic.
+The setup form's connection test (`connector.connection_test`) asks the simulator over a socket.
 """
 
 from __future__ import annotations
