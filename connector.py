@@ -268,11 +268,11 @@ class Sync:
             self.settings.base_url,
             self.settings.describe(),
         )
-        self.start()
         starts = self.ledger.starts()
         with ExtractorThread(
             self.settings, starts, while_waiting=self._while_waiting, transport=self._transport
         ) as extractor:
+            self.start()  # the first pages are on their way while the opening checkpoint commits
             self.consume(extractor)
         self.finish()
 
