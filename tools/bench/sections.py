@@ -46,8 +46,9 @@ def latency_section(options: Options, report: Report) -> None:
 
 def end_to_end_section(options: Options, report: Report) -> None:
     """Section 3 at the given latency, every run through the real sink, taking turns against one simulator serving
-    the single site and the multi-site row's sites: the connector serial and default against the emit-only ceiling
-    of the single site; the connector on the sites of the multi-site row, against the ceiling of those sites."""
+    the single site and the multi-site row's sites: the connector (also serial, in the long run) against the
+    emit-only ceiling of the single site; the connector on the sites of the multi-site row, against the ceiling of
+    those sites."""
     progress(
         f"ground truth of the {options.sync_site:,}-location site, and of {MULTI_SITES} sites sharing as many locations"
     )
@@ -55,26 +56,28 @@ def end_to_end_section(options: Options, report: Report) -> None:
     multi = Sites.split(options.sync_site, options.seed, MULTI_SITES)
     with warmed(single + multi, options.latency_ms, options) as served:
         one, several = replace(served, sites=single), replace(served, sites=multi)
-        progress(
-            f"end to end at {options.latency_ms:g} ms: serial, default, ceiling, "
-            f"{MULTI_SITES} sites and their ceiling, {options.repeat} turn(s)"
-        )
-        serial, default, ceiling, sites, sites_ceiling = interleaved(
-            options.repeat,
-            partial(connector_run, one, options, 1, "e2e-serial", "end to end, serial"),
+        measurements = [
             partial(connector_run, one, options, None, "e2e-default", "end to end, default"),
             partial(ceiling_run, one, options, "e2e-ceiling", "emit-only ceiling"),
             partial(connector_run, several, options, None, "e2e-sites", f"end to end, {MULTI_SITES} sites, default"),
             partial(ceiling_run, several, options, "e2e-sites-ceiling", f"emit-only ceiling, {MULTI_SITES} sites"),
+        ]
+        if options.serial_end_to_end:
+            measurements.insert(0, partial(connector_run, one, options, 1, "e2e-serial", "end to end, serial"))
+        progress(
+            f"end to end at {options.latency_ms:g} ms: {'serial, ' if options.serial_end_to_end else ''}default, "
+            f"ceiling, {MULTI_SITES} sites and their ceiling, {options.repeat} turn(s)"
         )
+        *serial, default, ceiling, sites, sites_ceiling = interleaved(options.repeat, *measurements)
 
     def of_ceiling(run: Run, ceiling: Run = ceiling) -> float:
         return times(run.rows_per_s, ceiling.rows_per_s)
 
     share, sites_share = of_ceiling(default), of_ceiling(sites, sites_ceiling)
+    versus_serial = "".join(f"; {times(default.rows_per_s, run.rows_per_s):.2f}x serial" for run in serial)
     report.lines += [
-        Line(serial, f"{of_ceiling(serial):.0%} of ceiling"),
-        Line(default, f"{share:.0%} of ceiling; {times(default.rows_per_s, serial.rows_per_s):.2f}x serial"),
+        *(Line(run, f"{of_ceiling(run):.0%} of ceiling") for run in serial),
+        Line(default, f"{share:.0%} of ceiling{versus_serial}"),
         Line(ceiling, "ceiling"),
         Line(sites, f"{sites_share:.0%} of the {MULTI_SITES}-site ceiling"),
         Line(sites_ceiling, f"ceiling of the {MULTI_SITES} sites"),
