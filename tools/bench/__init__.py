@@ -9,7 +9,8 @@ the targets, and exits non-zero only when a measurement itself goes wrong (a run
 2. At 0 ms, the same page bodies parsed and flattened from memory: the most the extractor's CPU work allows.
 3. End to end through `fivetran debug` into DuckDB at the given latency: the connector (also serial, in the long
    run) against the emit-only ceiling (`ceiling_connector.py`: the same rows from memory, upserted and checkpointed
-   as a sync does, built from the library alone); and three sites of the same total size, against the ceiling fed those three sites' pages.
+   as a sync does, built from the library alone); and three sites of the same total size, against the ceiling fed
+   those three sites' pages.
 4. The extractor's peak RSS at two site sizes ten times apart.
 5. Healthy sites beside as many hanging ones (the API takes the request and never answers) as `concurrency` has
    slots, against the same healthy sites alone: the time until the healthy sites have ended.
