@@ -10,6 +10,7 @@ part, so every test reads the same build):
 from __future__ import annotations
 
 import math
+import shutil
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from tests.api_reader import LocationKey, current_lists, every_location
 from tests.conftest import configuration_for
 from tests.contract_warehouse import Round, Scan, write_rounds
 from tools.fivetran_cli import run_debug, stage_project, write_configuration
-from tools.models import MODELS_SCHEMA, SOURCE_SCHEMA, dbt_build
+from tools.models import MODELS_SCHEMA, SOURCE_SCHEMA, current_stock, dbt_build
 
 START = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 MONDAY = datetime(2026, 11, 16, 9, 30, 15, 250_000, tzinfo=UTC)
@@ -370,3 +371,13 @@ def test_the_scan_history_holds_every_scan_ever_served(built: Built) -> None:
         (site.name, key[3].date()) for site in SYNCED for key in before[site.name].keys() | after[site.name].keys()
     )
     assert {(site, day): scanned for site, day, scanned in days} == dict(per_day)
+
+
+def test_the_synced_schema_alone_reads_as_in_the_union(built: Built, tmp_path: Path) -> None:
+    """`make models` and `make demo` read one schema (`dexory_schema`), not a union: built on that schema alone, a
+    copy of the warehouse gives each site the stock the union gave it."""
+    alone = Path(shutil.copy(built.database, tmp_path / "alone.db"))
+    result = dbt_build(alone, [SOURCE_SCHEMA], work=tmp_path, quiet=True)
+    assert result.returncode == 0, result.stdout[-4000:]
+    in_union = [stock for stock in current_stock(built.database) if stock.source_relation == SOURCE_SCHEMA]
+    assert in_union and current_stock(alone) == in_union
