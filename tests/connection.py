@@ -5,6 +5,10 @@ left to the end-to-end tests."""
 
 from __future__ import annotations
 
+import copy
+import json
+import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +33,10 @@ class Synced:
 
     @property
     def output(self) -> str:
-        """Its log lines, then the error it failed with: what `fivetran debug` prints of them."""
-        return "\n".join([*self.logs, *([str(self.error)] if self.error is not None else [])])
+        """Its log lines, then the error it failed with, traceback and chained causes included: what `fivetran
+        debug` prints of them, and its crash report holds."""
+        failure = traceback.format_exception(self.error) if self.error is not None else []
+        return "\n".join([*self.logs, *failure])
 
 
 @dataclass
@@ -49,7 +55,7 @@ class Connection:
         try:
             connector.sync(
                 self.configuration,
-                self.state,
+                copy.deepcopy(self.state),  # as the SDK hands it over: the recorded checkpoints stay as they were
                 self.sink,
                 transport=lambda: in_memory(self.simulator, *self.other_hosts),
             )
@@ -57,11 +63,19 @@ class Connection:
             error = failure
         checkpoints = [state for _, state in self.sink.checkpoints[saved:]]
         if checkpoints:
-            self.state = checkpoints[-1]
+            self.state = copy.deepcopy(checkpoints[-1])
         return Synced(error, [message for _, message in self.sink.logs[logs:]], checkpoints)
 
+    def assert_no_key(self, keys: Iterable[str], *runs: Synced) -> None:
+        """What the end-to-end key guard checks of a project, in process: no key in any run's output (tracebacks
+        included), any checkpoint, or any write the warehouse was sent."""
+        written = [*(run.output for run in runs), json.dumps([self.sink.checkpoints, self.sink.writes], default=str)]
+        for key in keys:
+            assert not any(key in text for text in written), "an API key leaked into what the sync wrote"
+
     def landed(self, site: str | None = None) -> GroundTruth:
-        """Locations and objects the warehouse holds (of `site`, or of every site), deleted ones left out."""
+        """Locations and objects the warehouse holds (of `site`, or of every site) as the last checkpoint committed
+        them, deleted ones left out."""
         return GroundTruth(
             *(
                 sum(1 for row in self.sink.current(table) if site is None or row["site"] == site)

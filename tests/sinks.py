@@ -3,7 +3,9 @@ warehouse would hold after those writes."""
 
 from __future__ import annotations
 
+import copy
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -22,6 +24,7 @@ class RecordingSink:
 
     writes: list[tuple[Literal["upsert", "delete"], str, dict[str, Any]]] = field(default_factory=list)
     checkpoints: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (data rows so far, state as JSON)
+    committed: list[int] = field(default_factory=list)  # per checkpoint, how many writes it committed
     logs: list[tuple[int, str]] = field(default_factory=list)
     on_row: Callable[[], None] = lambda: None
     fail_at_row: int | None = None
@@ -33,13 +36,14 @@ class RecordingSink:
                 raise RuntimeError("the warehouse is down")
             self.on_row()
             self.data_rows += 1
-        self.writes.append(("upsert", table, data))
+        self.writes.append(("upsert", table, copy.copy(data)))
 
     def delete(self, table: str, keys: dict[str, Any]) -> None:
-        self.writes.append(("delete", table, keys))
+        self.writes.append(("delete", table, copy.copy(keys)))
 
     def checkpoint(self, state: dict[str, Any]) -> None:
         self.checkpoints.append((self.data_rows, json.loads(json.dumps(state))))
+        self.committed.append(len(self.writes))
 
     def log(self, level: int, message: str) -> None:
         self.logs.append((level, message))
@@ -55,12 +59,15 @@ class RecordingSink:
     def rows_of(self, table: str) -> list[dict[str, Any]]:
         return [data for name, data in self.upserted if name == table]
 
-    def table(self, name: str) -> list[dict[str, Any]]:
-        """The rows of table `name` as a warehouse holds them after every write so far: an upsert replaces the row
-        with its primary key, a delete marks that row deleted (as Fivetran's soft delete does)."""
+    def table(self, name: str, *, at_checkpoint: int = -1) -> list[dict[str, Any]]:
+        """The rows of table `name` as a warehouse holds them once a checkpoint committed the writes before it (the
+        last one, unless told): an upsert replaces the row with its primary key, a delete marks that row deleted (as
+        Fivetran's soft delete does). Keys compare as Python values: what the warehouse itself would merge (a number
+        and its text, timestamps under a microsecond apart) is for the end-to-end tests."""
         primary_key = PRIMARY_KEYS[name]
         rows: dict[tuple[Any, ...], dict[str, Any]] = {}
-        for operation, table, data in self.writes:
+        committed = self.committed[at_checkpoint] if self.committed else 0
+        for operation, table, data in self.writes[:committed]:
             if table != name:
                 continue
             key = tuple(data[column] for column in primary_key)
@@ -71,5 +78,25 @@ class RecordingSink:
         return list(rows.values())
 
     def current(self, name: str) -> list[dict[str, Any]]:
-        """The rows of `name` not marked deleted."""
+        """The rows of `name` not marked deleted, as the last checkpoint committed them."""
         return [row for row in self.table(name) if not row[DELETED]]
+
+    def upserts_per_key(self, name: str) -> Counter[tuple[Any, ...]]:
+        """How often each primary key of `name` was upserted: a row written twice, which `table()` cannot show."""
+        primary_key = PRIMARY_KEYS[name]
+        return Counter(
+            tuple(data[column] for column in primary_key)
+            for operation, table, data in self.writes
+            if operation == "upsert" and table == name
+        )
+
+    def committed_at(self, checkpoint: int) -> RecordingSink:
+        """A warehouse holding only what checkpoint number `checkpoint` committed: where a process killed after it
+        left things (its later writes never committed), for the next sync to resume from."""
+        kept = self.committed[checkpoint]
+        return RecordingSink(
+            writes=self.writes[:kept],
+            checkpoints=self.checkpoints[: checkpoint + 1],
+            committed=self.committed[: checkpoint + 1],
+            data_rows=self.checkpoints[checkpoint][0],
+        )

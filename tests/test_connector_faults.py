@@ -11,7 +11,6 @@ file or crash report.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -22,8 +21,8 @@ from dexory_async.links import page_number
 from dexory_async.tables import LOCATIONS
 from dexory_simulator import FaultPlan, GroundTruth, Simulator, SimulatorConfig, serve_in_thread
 from tests.conftest import TEST_KEY, WRONG_KEY, assert_no_key, configuration_for, requests_since
-from tests.connection import Connection, Synced
-from tests.debug_process import site_entry
+from tests.connection import Connection
+from tests.debug_process import entry_of
 from tests.reliability import record, rows, truth_rows
 from tools.fivetran_cli import run_debug, write_configuration
 
@@ -44,13 +43,6 @@ def assert_ground_truth(connection: Connection) -> GroundTruth:
     return landed
 
 
-def assert_no_key_written(connection: Connection, *runs: Synced) -> None:
-    """The key in no log line or error, no checkpoint and no row the warehouse was sent."""
-    for run in runs:
-        assert TEST_KEY not in run.output, "an API key leaked into the sync's output"
-    assert TEST_KEY not in json.dumps([connection.sink.writes, connection.sink.checkpoints], default=str)
-
-
 # -------------------------------------------------------------------------------------------- failure and resume
 
 
@@ -68,9 +60,9 @@ def test_a_sync_stopped_mid_page_resumes_from_its_last_checkpoint_without_skippi
     stopped = connection.sync()
     assert isinstance(stopped.error, RuntimeError) and "the warehouse is down" in str(stopped.error)
     assert "sync failed; progress saved" in stopped.output
-    by_the_row_bound = [state for state in stopped.checkpoints[1:-1] if "cursor" in site_entry(state)]
+    by_the_row_bound = [state for state in stopped.checkpoints[1:-1] if "cursor" in entry_of(state)]
     assert len(by_the_row_bound) >= 2  # checkpoints mid-sync before the failure, then the one saving progress
-    entry = site_entry(connection.state)
+    entry = entry_of(connection.state)
     cursor = URL(entry["cursor"])
     resume_page = page_number(cursor)
     assert resume_page is not None and 1 < resume_page < pages_in_total  # stopped mid-sync, not after the end
@@ -97,7 +89,20 @@ def test_a_sync_stopped_mid_page_resumes_from_its_last_checkpoint_without_skippi
     # every location written once, but for the part of the cursor's page written before the failure
     assert len(connection.sink.rows_of(LOCATIONS)) == truth.locations + written_before - entry["locations"]
     assert set(connection.state) == {"last_sync", "rounds"}
-    assert_no_key_written(connection, stopped, resumed)
+    connection.assert_no_key({TEST_KEY}, stopped, resumed)
+
+    # Killed instead, right after the last checkpoint by the row bound: what it committed is all there is.
+    last = max(number for number, state in enumerate(stopped.checkpoints[:-1]) if "cursor" in entry_of(state))
+    saved = stopped.checkpoints[last]  # the stopped sync's checkpoints are the sink's first ones
+    killed = Connection(simulator, configuration, connection.sink.committed_at(last), saved)
+    killed_at = time.monotonic()
+    after_kill = killed.sync()
+    after_kill_requests = requests_since(simulator, killed_at)
+    assert after_kill.succeeded and "resuming the interrupted sync" in after_kill.output
+    saved_page = page_number(URL(entry_of(saved)["cursor"]))
+    assert saved_page is not None and saved_page < resume_page  # an earlier checkpoint than the one on failure
+    assert sorted(r.page or 0 for r in after_kill_requests) == list(range(saved_page, pages_in_total + 1))
+    assert killed.landed() == truth
     record(
         request.node.nodeid,
         "the warehouse fails on row 1,000, mid-page, after 2 checkpoints by the row bound (checkpoint_max_rows 250)",
@@ -133,7 +138,7 @@ def test_exhausted_retries_fail_the_sync_and_the_next_one_resumes(request: pytes
     assert injected == {"status": 2}  # page 8 twice: no retry beyond max_retries
     assert requests_of_failed_sync <= 8 + 1 + 3  # pages 1-8, the retry, what was fetched ahead
     after_failure = failed.checkpoints[-1]
-    entry = site_entry(after_failure)
+    entry = entry_of(after_failure)
     assert page_number(URL(entry["cursor"])) == 8  # progress saved up to the failing page
     assert "last_sync" in after_failure  # the round ended: only the failed site resumes
     assert (kept.locations, entry["locations"], entry["pages"]) == (700, 700, 7)
@@ -142,7 +147,7 @@ def test_exhausted_retries_fail_the_sync_and_the_next_one_resumes(request: pytes
     assert "resuming the interrupted sync" in resumed.output
     assert resumed_requests[0].page == 8
     landed = assert_ground_truth(connection)
-    assert_no_key_written(connection, failed, resumed)
+    connection.assert_no_key({TEST_KEY}, failed, resumed)
     record(
         request.node.nodeid,
         "page 8 answering 502 every time (max_retries 1)",
@@ -169,12 +174,12 @@ def test_a_link_to_another_origin_fails_the_sync_and_keeps_progress(request: pyt
     assert not result.succeeded
     assert f"refusing to follow links.next to host {foreign.host}:{foreign.port}" in result.output
     assert foreign.requests == []  # not one request reached the other host, so certainly not the key
-    entry = site_entry(connection.state)
+    entry = entry_of(connection.state)
     assert page_number(URL(entry["cursor"])) == 5  # the page whose link was refused is re-read next time
     kept = connection.landed()
     assert kept.locations == 500  # pages 1-5 landed...
     assert entry["pages"] == 4  # ...and page 5, read again next time, is not counted twice
-    assert_no_key_written(connection, result)
+    connection.assert_no_key({TEST_KEY}, result)
     record(
         request.node.nodeid,
         "page 5's links.next points to another host",

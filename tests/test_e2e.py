@@ -14,7 +14,7 @@ from dexory_simulator import Simulator, SimulatorConfig, serve_in_thread
 from dexory_simulator.data import location
 from tests.conftest import TEST_KEY, checkpoints, configuration_for
 from tests.connection import Connection
-from tests.debug_process import site_entry
+from tests.debug_process import entry_of
 from tests.warehouse import SiteRows, column, landed, landed_per_site
 from tools.fivetran_cli import dependency_complaints, run_debug, stage_project, write_configuration
 
@@ -42,7 +42,7 @@ def test_full_sync_lands_the_ground_truth(tmp_path: Path, home: Path) -> None:
     log = result.stdout
     assert "SYNC SUCCEEDED" in log
     saved = checkpoints(log)  # the opening one, those by the row bound mid-sync, and the closing one
-    mid_sync = [state for state in saved[1:-1] if "cursor" in site_entry(state, config.site)]
+    mid_sync = [state for state in saved[1:-1] if "cursor" in entry_of(state, config.site)]
     assert mid_sync and saved[-1] == state
     assert not dependency_complaints(log)  # pipreqs resolved every import locally: no retries, no SEVERE lines
     assert TEST_KEY not in log and TEST_KEY not in json.dumps(state)
@@ -76,11 +76,11 @@ def test_max_pages_stops_a_sync_and_the_next_ones_continue() -> None:
     runs = [connection.sync() for _ in range(3)]
     assert all(run.succeeded for run in runs), runs[-1].output[-3000:]
     states = [run.checkpoints[-1] for run in runs]
-    entries = [site_entry(state, simulator.config.site) for state in states]
+    entries = [entry_of(state, simulator.config.site) for state in states]
     assert [entry.get("pages") for entry in entries] == [3, 6, None]  # 7 pages: 3, then 3 more, then the last
     assert [page_number(URL(entry["cursor"])) for entry in entries[:2]] == [4, 7]
     assert set(states[2]) == {"last_sync", "rounds"}
     assert ["max_pages (3) reached" in run.output for run in runs] == [True, True, False]
     assert all("resuming the interrupted sync" in run.output for run in runs[1:])
     assert connection.landed() == simulator.ground_truth()
-    assert len(connection.sink.table(LOCATIONS)) == simulator.ground_truth().locations  # no key landed twice
+    assert len(connection.sink.rows_of(LOCATIONS)) == simulator.ground_truth().locations  # no page read twice

@@ -14,7 +14,6 @@ The setup form's connection test (`connector.connection_test`) asks the simulato
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 from collections import Counter, defaultdict
@@ -32,7 +31,7 @@ from dexory_async.state import resume_plan
 from dexory_async.tables import LOCATIONS, OBJECTS
 from dexory_simulator import GroundTruth, RequestRecord, Simulator, SimulatorConfig, SiteSpec, serve_in_thread
 from tests.conftest import WRONG_KEY, assert_no_key, configuration_for, requests_since, wait_until
-from tests.connection import Connection, Synced
+from tests.connection import Connection
 from tests.debug_process import StreamedDebug, state_of
 from tools.fivetran_cli import run_debug, write_configuration
 
@@ -99,8 +98,14 @@ def warehouse(database: Path) -> Tables:
 
 
 def recorded(connection: Connection) -> Tables:
-    """The rows a warehouse would hold after the in-process syncs of `connection`."""
+    """The rows a warehouse would hold after the in-process syncs of `connection` (one per key)."""
     return {table: connection.sink.table(table) for table in (LOCATIONS, OBJECTS)}
+
+
+def written(connection: Connection) -> Tables:
+    """Every row the in-process syncs of `connection` upserted, each write apart: within one sync, where a key must
+    be written once, a key written twice counts twice (a warehouse would hide it)."""
+    return {table: connection.sink.rows_of(table) for table in (LOCATIONS, OBJECTS)}
 
 
 def per_site(tables: Tables) -> dict[str, GroundTruth]:
@@ -157,17 +162,6 @@ def assert_three_sites_landed_their_own_rows(
     assert 1 < simulator.max_in_flight <= concurrency  # concurrent, within the budget shared by all sites
 
 
-def assert_no_key_written(connection: Connection, keys: set[str], *runs: Synced) -> None:
-    """In process, what `assert_no_key` checks of a project: no key in any log line or error, checkpoint or row."""
-    written = [
-        *(run.output for run in runs),
-        json.dumps([state for _, state in connection.sink.checkpoints]),
-        repr(connection.sink.writes),
-    ]
-    for key in keys:
-        assert not any(key in text for text in written), "an API key leaked into what the sync wrote"
-
-
 def of_site(records: list[RequestRecord], site: str) -> list[RequestRecord]:
     return [record for record in records if record.site == site]
 
@@ -203,9 +197,9 @@ def test_one_key_for_all_three_sites_lands_each_its_own_rows() -> None:
     connection = Connection(simulator, sites_configuration(simulator, shared_key=True, concurrency=concurrency))
     synced = connection.sync()
     assert synced.succeeded, synced.output[-3000:]
-    assert_three_sites_landed_their_own_rows(recorded(connection), simulator, list(simulator.requests), concurrency)
+    assert_three_sites_landed_their_own_rows(written(connection), simulator, list(simulator.requests), concurrency)
     assert connection.state.keys() == {"last_sync", "rounds"}
-    assert_no_key_written(connection, every_key(simulator), synced)
+    connection.assert_no_key(every_key(simulator), synced)
 
 
 def test_every_checkpoint_resumes_each_site_where_it_stood() -> None:
@@ -265,7 +259,7 @@ def test_a_revoked_key_fails_its_site_alone_and_the_next_sync_completes_it() -> 
     assert all(record.status == 200 for record in rerun)
     assert_every_site_landed_exactly_once(recorded(connection), simulator)  # across both runs, once per key
     assert connection.state.keys() == {"last_sync", "rounds"}
-    assert_no_key_written(connection, every_key(simulator), failed, second)
+    connection.assert_no_key(every_key(simulator), failed, second)
 
 
 # ------------------------------------------------------------------------------------------------- killed mid-sync
@@ -300,6 +294,7 @@ def test_a_sync_killed_mid_way_resumes_every_site_where_it_stopped(tmp_path: Pat
 
     (tmp_path / "debug-killed.log").write_text(killed.output)
     assert second.returncode == 0, second.stdout[-3000:]
+    assert "resuming the interrupted sync" in second.stdout and "SYNC SUCCEEDED" in second.stdout
     assert_every_site_landed_exactly_once(warehouse(project / "files" / "warehouse.db"), simulator)
     from_scratch = sum(pages(size) for size in sizes)  # every page of every site, once
     print(f"killed with state {checkpointed}; requests: resumed run {len(rerun)}, from scratch {from_scratch}")
@@ -314,9 +309,14 @@ def test_a_sync_killed_mid_way_resumes_every_site_where_it_stopped(tmp_path: Pat
         if "cursor" not in entry:
             continue
         site_requests = of_site(rerun, site)
+        cursor = URL(entry["cursor"])
+        cursor_page = page_number(cursor)
         assert not unnumbered(site_requests), f"site {site!r} started over after its checkpoint"
-        assert site_requests[0].page == page_number(URL(entry["cursor"]))
-        assert min(record.page or 0 for record in site_requests) == page_number(URL(entry["cursor"]))
+        assert cursor_page is not None and site_requests[0].page == cursor_page
+        assert min(record.page or 0 for record in site_requests) == cursor_page
+        assert entry["pages"] == cursor_page - 1  # the cursor follows the pages it counts
+        sent = {name: value for name, value in site_requests[0].query.items() if name != "api_key"}
+        assert sent == dict(cursor.query)  # resumed at the saved cursor itself
     assert any("cursor" in entry for entry in checkpointed.values())
     assert_no_key(project, every_key(simulator), killed.output, second.stdout)
 
@@ -372,7 +372,7 @@ def test_a_misconfigured_site_list_fails_before_any_request(case: str) -> None:
     assert message in str(synced.error), synced.output[-3000:]
     print(synced.error)
     assert simulator.requests == []
-    assert_no_key_written(connection, {*SITE_KEYS.values(), SHARED_KEY}, synced)
+    connection.assert_no_key({*SITE_KEYS.values(), SHARED_KEY}, synced)
 
 
 def test_clear_text_to_another_host_is_refused_and_https_suggested() -> None:
@@ -407,7 +407,7 @@ def test_state_from_before_sync_rounds_reads_its_site_in_full() -> None:
     assert synced.succeeded, synced.output[-3000:]
     assert f"site {resumed_site.name!r}: saved progress predates sync rounds; reading the site in full" in synced.output
     assert of_site(requests_since(simulator, started), resumed_site.name)[0].page == 1
-    landed = per_site(recorded(connection))
+    landed = per_site(written(connection))
     truths = simulator.site_truths()
     assert all(landed[name] == truths[name] for name in NAMES)
     assert connection.state.keys() == {"last_sync", "rounds"}
