@@ -21,7 +21,9 @@ from dexory_async.links import first_page_url, page_number
 from dexory_async.messages import Failed, Item, RequestCounters, SiteEnded, StartedOver
 from dexory_async.page import EndNotBelieved, Finished, LinkRefused, Page, StoppedAtMaxPages
 from dexory_async.tables import LOCATIONS, OBJECTS, SITE_ROUNDS
-from tests.conftest import FakeClock
+from dexory_simulator import Simulator, SimulatorConfig
+from tests.conftest import FakeClock, configuration_for, extractor_threads
+from tests.connection import Connection
 from tests.sinks import RecordingSink
 
 # ------------------------------------------------------------------------------------- checkpoint cadence (fake clock)
@@ -331,6 +333,32 @@ def rounds_sync(sink: RecordingSink, state: dict[str, Any] | None = None, *, sit
     return connector.Sync(
         configured(sites), state or {}, sink, clock=FakeClock(), now=iter([NOW, LATER, LATER]).__next__
     )
+
+
+def test_a_whole_sync_saves_its_rounds_before_any_row_though_its_pages_are_fetched_meanwhile() -> None:
+    """`run()` starts the extractor before the opening checkpoint, so the first pages are on their way while it
+    commits; no row is written before it."""
+    simulator = Simulator(SimulatorConfig(locations=250, seed=3, api_key="key-north", latency_ms=5))
+    connection = Connection(simulator, configuration_for(simulator))
+    assert connection.sync().succeeded
+    tables = [table for _, table, _ in connection.sink.writes]
+    first_row = min(tables.index(LOCATIONS), tables.index(OBJECTS))
+    assert set(tables[:first_row]) == {SITE_ROUNDS}
+    assert connection.sink.committed[0] == first_row and connection.sink.checkpoints[0][0] == 0
+
+
+class _RefusingCheckpoints(RecordingSink):
+    def checkpoint(self, state: dict[str, Any]) -> None:
+        raise RuntimeError("the warehouse refused the checkpoint")
+
+
+def test_an_opening_checkpoint_that_fails_fails_the_sync_and_leaves_nothing_running() -> None:
+    simulator = Simulator(SimulatorConfig(locations=250, seed=3, api_key="key-north", latency_ms=5))
+    connection = Connection(simulator, configuration_for(simulator), _RefusingCheckpoints())
+    synced = connection.sync()
+    assert isinstance(synced.error, RuntimeError) and "refused the checkpoint" in str(synced.error)
+    assert connection.sink.data_rows == 0
+    assert not extractor_threads()
 
 
 def test_a_sync_records_each_round_as_it_starts_and_saves_it_before_any_page() -> None:
