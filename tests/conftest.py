@@ -65,7 +65,6 @@ def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> bool:
 
 
 T = TypeVar("T")
-CHECKPOINT_LINE = "checkpoint recorded: "
 
 
 def in_memory(simulator: Simulator, *others: Simulator) -> MockTransport:

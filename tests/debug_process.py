@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tools.fivetran_cli import cli_env, debug_command
+from tools.fivetran_cli import cli_env, debug_command, run_debug
 
 
 class StreamedDebug:
@@ -63,11 +63,18 @@ def state_of(project: Path) -> dict[str, Any]:
     return state
 
 
+def debug_succeeds(project: Path, home: Path) -> str:
+    """`fivetran debug` on `project`, which must succeed; what it printed."""
+    result = run_debug(project, home, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:]
+    return result.stdout
+
+
 def site_state(project: Path, site: str = "demo-site") -> dict[str, Any]:
-    return site_entry(state_of(project), site)
+    return entry_of(state_of(project), site)
 
 
-def site_entry(state: dict[str, Any], site: str = "demo-site") -> dict[str, Any]:
+def entry_of(state: dict[str, Any], site: str = "demo-site") -> dict[str, Any]:
     """What `state` (a checkpoint's, or state.json's) holds of `site`: its cursor and counts while it resumes."""
     entry: dict[str, Any] = state.get("sites", {}).get(site, {})
     return entry

@@ -5,6 +5,8 @@ part, so every test reads the same build):
   the scans each round served, after changing data, a failed and a running round, and across two schemas;
 - one the real `fivetran debug` wrote, end to end: it synced two sites of the simulator, their data changed, a second
   sync; the current models must equal what the API serves now, read page by page with a plain HTTP client.
+
+One more build, of that schema alone as `make models` and `make demo` read it, must give each site the same stock.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from dexory_simulator import Simulator, SimulatorConfig, SiteSpec, serve_in_thre
 from tests.api_reader import LocationKey, current_lists, every_location
 from tests.conftest import configuration_for
 from tests.contract_warehouse import Round, Scan, write_rounds
-from tools.fivetran_cli import run_debug, stage_project, write_configuration
+from tests.debug_process import debug_succeeds
+from tools.fivetran_cli import stage_project, write_configuration
 from tools.models import MODELS_SCHEMA, SOURCE_SCHEMA, current_stock, dbt_build
 
 START = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
@@ -127,11 +130,6 @@ def read_api(simulator: Simulator) -> dict[str, list[dict[str, Any]]]:
     return {site.name: every_location(simulator.base_url, site.name, site.api_key) for site in SYNCED}
 
 
-def sync(project: Path, home: Path) -> None:
-    result = run_debug(project, home, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:]
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, home: Path) -> Built:
     """`fivetran debug` syncs version 1, the data changes, it syncs again; the schemas written here go into the same
@@ -141,10 +139,10 @@ def built(tmp_path_factory: pytest.TempPathFactory, home: Path) -> Built:
     project = stage_project(work / "project")
     with serve_in_thread(SimulatorConfig.of_sites(SYNCED)) as simulator:
         write_configuration(project, configuration_for(simulator, sites=[site.name for site in SYNCED], page_size=20))
-        sync(project, home)
+        debug_succeeds(project, home)
         before = read_api(simulator)
         simulator.set_data_version(2)
-        sync(project, home)
+        debug_succeeds(project, home)
         after = read_api(simulator)
     database = project / "files" / "warehouse.db"
     for schema, rounds in SCHEMAS.items():

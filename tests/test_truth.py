@@ -19,7 +19,7 @@ from dexory_simulator.changes import AWKWARD_QUANTITIES, Snapshot
 from dexory_simulator.lookalikes import BELOW_A_MICROSECOND, NUL_APART, NUMBER_AND_TEXT
 from tests.conftest import configuration_for, wait_until
 from tests.connection import Connection
-from tests.debug_process import StreamedDebug, site_state
+from tests.debug_process import StreamedDebug, debug_succeeds, site_state
 from tests.warehouse import Current, all_scans, column_pairs, current_snapshot, landed, rounds, table_rows
 from tools.fivetran_cli import run_debug, stage_project, write_configuration
 
@@ -45,12 +45,6 @@ def served_twice(simulator: Simulator, site: str) -> int:
     return len(simulator.catalogue(site)) - simulator.snapshot(site).locations
 
 
-def sync(project: Path, home: Path) -> str:
-    result = run_debug(project, home, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:]
-    return result.stdout
-
-
 @pytest.fixture(scope="module")
 def synced_once(tmp_path_factory: pytest.TempPathFactory, home: Path) -> Path:
     """A project after one sync of the sites' base data. Its rounds are complete, so the state names no endpoint:
@@ -58,7 +52,7 @@ def synced_once(tmp_path_factory: pytest.TempPathFactory, home: Path) -> Path:
     project = stage_project(tmp_path_factory.mktemp("synced-once") / "project")
     with serve_in_thread(SimulatorConfig.of_sites(SITES)) as simulator:
         write_configuration(project, configuration_for(simulator, sites=NAMES, page_size=PAGE_SIZE))
-        sync(project, home)
+        debug_succeeds(project, home)
     return project
 
 
@@ -77,13 +71,13 @@ def test_after_the_api_changes_each_current_snapshot_is_exact_and_history_is_kep
         assert_current_is(database, first)
 
         simulator.set_data_version(2)
-        log = sync(project, home)
+        log = debug_succeeds(project, home)
         second = serving(simulator)
         twice = {site: served_twice(simulator, site) for site in NAMES}
         assert_current_is(database, second)
         after_change = table_rows(database)
 
-        sync(project, home)
+        debug_succeeds(project, home)
         assert_current_is(database, second)
         assert table_rows(database) == after_change  # an unchanged re-sync adds no row to either table
 
@@ -132,7 +126,9 @@ def test_a_failed_round_and_a_killed_one_leave_the_previous_snapshot_whole(
 
         simulator.config.faults = FaultPlan()
         write_configuration(project, one_page_at_a_time)
-        sync(project, home)  # resumes the same round and completes it: a location served twice across the kill
+        debug_succeeds(
+            project, home
+        )  # resumes the same round and completes it: a location served twice across the kill
         assert_current_is(database, serving(simulator))  # is current in its later copy alone
         assert served_twice(simulator, "south")
 
@@ -151,7 +147,7 @@ def test_keys_a_warehouse_would_merge_stay_apart_or_are_counted(tmp_path: Path, 
     config = SimulatorConfig(locations=4, seed=3, faults=FaultPlan.parse(["2:lookalike_keys"]))
     with serve_in_thread(config) as simulator:  # page 2 of 2 adds the lookalikes
         write_configuration(project, configuration_for(simulator, page_size=2))
-        log = sync(project, home)
+        log = debug_succeeds(project, home)
         truth = simulator.ground_truth()
 
     database = project / "files" / "warehouse.db"
