@@ -15,7 +15,7 @@ import math
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -378,4 +378,9 @@ def test_the_synced_schema_alone_reads_as_in_the_union(built: Built, tmp_path: P
     result = dbt_build(alone, [SOURCE_SCHEMA], work=tmp_path, quiet=True)
     assert result.returncode == 0, result.stdout[-4000:]
     in_union = [stock for stock in current_stock(built.database) if stock.source_relation == SOURCE_SCHEMA]
-    assert in_union and current_stock(alone) == in_union
+    by_itself = current_stock(alone)
+    assert in_union and [replace(stock, quantity=0.0) for stock in by_itself] == [
+        replace(stock, quantity=0.0) for stock in in_union
+    ]
+    # The quantities reach 2^53, where a sum of doubles depends on the order the warehouse adds them in.
+    assert [stock.quantity for stock in by_itself] == pytest.approx([stock.quantity for stock in in_union], rel=1e-12)
