@@ -18,6 +18,7 @@ from yarl import URL
 
 from dexory_async.config import Settings, parse_settings
 from dexory_async.errors import ConnectionFailed
+from dexory_async.links import KEY_PARAM
 from dexory_async.transport import MockTransport, Request, Response
 from dexory_simulator import RequestRecord, Simulator
 from tools.fivetran_cli import stage_project
@@ -129,6 +130,12 @@ async def settle() -> None:
 def requests_since(simulator: Simulator, moment: float) -> list[RequestRecord]:
     """What `simulator` was asked since `moment`, in the order the requests arrived."""
     return sorted((record for record in list(simulator.requests) if record.at >= moment), key=lambda r: r.at)
+
+
+def query_without_key(url: URL | dict[str, str]) -> dict[str, str]:
+    """A URL's query, or a request record's (whose key is masked), without the key: what must match on resume."""
+    query = url if isinstance(url, dict) else dict(url.query)
+    return {name: value for name, value in query.items() if name != KEY_PARAM}
 
 
 def checkpoints(output: str) -> list[dict[str, Any]]:

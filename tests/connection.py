@@ -63,7 +63,7 @@ class Connection:
             error = failure
         checkpoints = [state for _, state in self.sink.checkpoints[saved:]]
         if checkpoints:
-            self.state = copy.deepcopy(checkpoints[-1])
+            self.state = checkpoints[-1]
         return Synced(error, [message for _, message in self.sink.logs[logs:]], checkpoints)
 
     def assert_no_key(self, keys: Iterable[str], *runs: Synced) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -59,14 +58,14 @@ class RecordingSink:
     def rows_of(self, table: str) -> list[dict[str, Any]]:
         return [data for name, data in self.upserted if name == table]
 
-    def table(self, name: str, *, at_checkpoint: int = -1) -> list[dict[str, Any]]:
-        """The rows of table `name` as a warehouse holds them once a checkpoint committed the writes before it (the
-        last one, unless told): an upsert replaces the row with its primary key, a delete marks that row deleted (as
-        Fivetran's soft delete does). Keys compare as Python values: what the warehouse itself would merge (a number
-        and its text, timestamps under a microsecond apart) is for the end-to-end tests."""
+    def table(self, name: str) -> list[dict[str, Any]]:
+        """The rows of table `name` as a warehouse holds them once the last checkpoint committed the writes before
+        it: an upsert replaces the row with its primary key, a delete marks that row deleted (as Fivetran's soft
+        delete does). Keys compare as Python values: what the warehouse itself would merge (a number and its text,
+        timestamps under a microsecond apart) is for the end-to-end tests."""
         primary_key = PRIMARY_KEYS[name]
         rows: dict[tuple[Any, ...], dict[str, Any]] = {}
-        committed = self.committed[at_checkpoint] if self.committed else 0
+        committed = self.committed[-1] if self.committed else 0
         for operation, table, data in self.writes[:committed]:
             if table != name:
                 continue
@@ -80,15 +79,6 @@ class RecordingSink:
     def current(self, name: str) -> list[dict[str, Any]]:
         """The rows of `name` not marked deleted, as the last checkpoint committed them."""
         return [row for row in self.table(name) if not row[DELETED]]
-
-    def upserts_per_key(self, name: str) -> Counter[tuple[Any, ...]]:
-        """How often each primary key of `name` was upserted: a row written twice, which `table()` cannot show."""
-        primary_key = PRIMARY_KEYS[name]
-        return Counter(
-            tuple(data[column] for column in primary_key)
-            for operation, table, data in self.writes
-            if operation == "upsert" and table == name
-        )
 
     def committed_at(self, checkpoint: int) -> RecordingSink:
         """A warehouse holding only what checkpoint number `checkpoint` committed: where a process killed after it

@@ -20,18 +20,20 @@ from yarl import URL
 from dexory_async.links import page_number
 from dexory_async.tables import LOCATIONS
 from dexory_simulator import FaultPlan, GroundTruth, Simulator, SimulatorConfig, serve_in_thread
-from tests.conftest import TEST_KEY, WRONG_KEY, assert_no_key, configuration_for, requests_since
+from tests.conftest import (
+    TEST_KEY,
+    WRONG_KEY,
+    assert_no_key,
+    configuration_for,
+    query_without_key,
+    requests_since,
+)
 from tests.connection import Connection
 from tests.debug_process import entry_of
 from tests.reliability import record, rows, truth_rows
 from tools.fivetran_cli import run_debug, write_configuration
 
 # ---------------------------------------------------------------------------------------------------- in process
-
-
-def query_without_key(url: URL | dict[str, str]) -> dict[str, str]:
-    query = url if isinstance(url, dict) else dict(url.query)
-    return {k: v for k, v in query.items() if k != "api_key"}
 
 
 def assert_ground_truth(connection: Connection) -> GroundTruth:

@@ -17,10 +17,9 @@ the targets, and exits non-zero only when a measurement itself goes wrong (a run
 
 By default the sites are just large enough for every target to mean something and each figure is one run (about 3
 minutes on a quiet 2-core machine); `--full` is the long run: larger sites, three turns per figure, and the serial
-end-to-end run. Runs that are
-compared take turns, `--repeat` times, so drift on a shared machine hits them alike; each figure is the fastest of
-its runs, and the largest peak RSS of them. Never run two at once: the ratios hold within one run on an otherwise
-steady machine.
+end-to-end run. Runs that are compared take turns, `--repeat` times, so drift on a shared machine hits them alike;
+each figure is the fastest of its runs, and the largest peak RSS of them. Never run two at once: the ratios hold
+within one run on an otherwise steady machine.
 
 Modules: `options` (the command line), `simulator` (the simulator process and the sites it serves),
 `extract` (one extractor run in its own process), `extractor_runs` (sections 1, 2, 4, 5), `end_to_end` (section 3:

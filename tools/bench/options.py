@@ -62,7 +62,7 @@ def parse_args(argv: list[str] | None = None, description: str | None = None) ->
     parser.add_argument(
         "--full",
         action="store_true",
-        help=f"the long run: larger sites and {FULL['repeat']} turns per figure; "
+        help=f"the long run: larger sites, {FULL['repeat']} turns per figure and the serial end-to-end run; "
         f"by default {DEFAULT['repeat']} turn on sites just large enough for the targets (about 3 minutes)",
     )
     sizes = (
